@@ -1,0 +1,156 @@
+"""x264 / x265 anchors through ffmpeg, in the low-delay setting the codec is compared against.
+
+Setting (as in the reference numbers of ``../shared/data/README.md``): preset ``medium``, no
+B-frames, a fixed GOP of ``gop`` frames (an IDR every ``gop`` frames, scene-cut detection off,
+closed GOPs), constant rate factor swept over ``crfs``; one encoder thread so that results do not
+depend on the machine's core count (frame threading changes x264/x265 decisions), which also makes
+``encode_s`` a single-thread time.
+
+Colour path. The anchors see exactly the RGB frames our codec sees: the source is read with
+``nvc_core.video_io.open_video``, converted to 4:2:0 with ``nvc_core.color.rgb_to_yuv420`` (BT.709,
+limited range, the project's defaults) and piped to ffmpeg as raw ``yuv420p``. The decoded stream
+comes back from ffmpeg as raw ``yuv420p`` and is converted to RGB with ``nvc_core.color.yuv420_to_rgb``,
+so ffmpeg's own colour conversion is never used and both directions match ours. Metrics
+(``nvc_core.metrics``) are computed on RGB against the same source frames as for our codec.
+
+Rate. Streams are written as raw elementary streams (``.264`` / ``.265``): ``bytes`` is the file
+size, parameter sets included, with no container overhead. SEI messages are removed (ffmpeg's
+``filter_units`` bitstream filter): x264 and x265 write their version and full option string as an
+SEI (about 0.6 and 2.4 kB), which decoders ignore and which would dominate the rate of short clips.
+
+x264/x265 need even frame sizes in 4:2:0; an odd size raises :class:`AnchorError`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from nvc_core.color import rgb_to_yuv420, yuv420_to_rgb
+from nvc_core.errors import NVCError
+from nvc_core.evaluation.rd import RDPoint, bits_per_pixel, frame_metrics, mean_metrics
+from nvc_core.video_io import open_video
+
+CODECS = ("x264", "x265")
+DEFAULT_CRFS = (18, 23, 28, 33, 38)
+PRESET = "medium"
+
+
+class AnchorError(NVCError):
+    """ffmpeg is missing, or it failed on an anchor encode or decode."""
+
+
+@dataclass(frozen=True)
+class _Codec:
+    encoder: str
+    stream_format: str  # ffmpeg muxer / demuxer of the raw elementary stream
+    suffix: str
+    sei_nal_types: str  # NAL unit types of SEI messages, dropped from the stream
+
+
+_CODECS = {"x264": _Codec("libx264", "h264", ".264", "6"), "x265": _Codec("libx265", "hevc", ".265", "39|40")}
+
+
+def ffmpeg_path() -> str | None:
+    """The ffmpeg executable on PATH, or None."""
+    return shutil.which("ffmpeg")
+
+
+def load_frames(path: str | Path, frames: int | None = None) -> tuple[list[np.ndarray], Fraction]:
+    """The first `frames` RGB frames of a video (all when None) and its frame rate."""
+    with open_video(path) as reader:
+        return reader.read(frames), reader.fps
+
+
+def write_yuv420(frames: list[np.ndarray], path: Path) -> None:
+    """Raw planar yuv420p (BT.709 limited range, via nvc_core.color) of RGB uint8 frames."""
+    h, w = frames[0].shape[:2]
+    if h % 2 or w % 2:
+        raise AnchorError(f"x264/x265 anchors need an even frame size in 4:2:0, got {w}x{h}")
+    with open(path, "wb") as f:
+        for rgb in frames:
+            for plane in rgb_to_yuv420(rgb):
+                f.write(plane.tobytes())
+
+
+def read_yuv420(data: bytes, width: int, height: int) -> list[np.ndarray]:
+    """RGB uint8 frames from raw yuv420p bytes (even width and height)."""
+    luma, chroma = width * height, (width // 2) * (height // 2)
+    size = luma + 2 * chroma
+    if len(data) % size:
+        raise AnchorError(f"decoded yuv420p has {len(data)} bytes, not a multiple of a {width}x{height} frame")
+    buf = np.frombuffer(data, dtype=np.uint8)
+    frames = []
+    for start in range(0, len(data), size):
+        y = buf[start:start + luma].reshape(height, width)
+        u = buf[start + luma:start + luma + chroma].reshape(height // 2, width // 2)
+        v = buf[start + luma + chroma:start + size].reshape(height // 2, width // 2)
+        frames.append(yuv420_to_rgb(y, u, v))
+    return frames
+
+
+def _encoder_args(codec: str, crf: int, gop: int) -> list[str]:
+    """ffmpeg output options of the low-delay, fixed-GOP, single-thread setting."""
+    common = ["-c:v", _CODECS[codec].encoder, "-preset", PRESET, "-crf", str(crf)]
+    if codec == "x264":
+        return common + ["-bf", "0", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+                         "-threads", "1"]
+    params = (f"bframes=0:keyint={gop}:min-keyint={gop}:scenecut=0:open-gop=0"
+              ":pools=1:frame-threads=1:log-level=error")
+    return common + ["-x265-params", params]
+
+
+def _run_ffmpeg(args: list[str], what: str) -> tuple[bytes, float]:
+    """Run ffmpeg; return its stdout and the wall time. Raise AnchorError on failure."""
+    exe = ffmpeg_path()
+    if exe is None:
+        raise AnchorError("ffmpeg not found on PATH: install ffmpeg (with libx264/libx265) or use --anchors none")
+    start = time.perf_counter()
+    proc = subprocess.run([exe, "-hide_banner", "-nostdin", "-v", "error", "-y", *args], capture_output=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        last = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+        raise AnchorError(f"ffmpeg failed on {what}: {last[0]}")
+    return proc.stdout, elapsed
+
+
+def code_anchor(source_yuv: Path, frames: list[np.ndarray], fps: Fraction, codec: str, crf: int,
+                gop: int, out_dir: Path) -> RDPoint:
+    """Encode `source_yuv` (the yuv420p of `frames`) with one anchor at one CRF, decode, measure."""
+    if codec not in _CODECS:
+        raise ValueError(f"unknown anchor {codec!r} (expected one of {CODECS})")
+    spec = _CODECS[codec]
+    h, w = frames[0].shape[:2]
+    stream = out_dir / f"{codec}_crf{crf}{spec.suffix}"
+    _, encode_s = _run_ffmpeg(["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-r", str(fps),
+                               "-i", str(source_yuv), *_encoder_args(codec, crf, gop),
+                               "-bsf:v", f"filter_units=remove_types={spec.sei_nal_types}",
+                               "-f", spec.stream_format, str(stream)], f"{codec} CRF {crf} encode")
+    raw, decode_s = _run_ffmpeg(["-f", spec.stream_format, "-i", str(stream), "-fps_mode", "passthrough",
+                                 "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"], f"{codec} CRF {crf} decode")
+    decoded = read_yuv420(raw, w, h)
+    if len(decoded) != len(frames):
+        raise AnchorError(f"{codec} CRF {crf}: decoded {len(decoded)} frames, expected {len(frames)}")
+    nbytes = stream.stat().st_size
+    means = mean_metrics(frame_metrics(o, d) for o, d in zip(frames, decoded))
+    return RDPoint(bytes=nbytes, bpp=bits_per_pixel(nbytes, w, h, len(frames)), encode_s=encode_s,
+                   decode_s=decode_s, crf=crf, **means)
+
+
+def sweep(frames: list[np.ndarray], fps: Fraction, codecs: list[str], crfs: list[int], gop: int,
+          out_dir: Path) -> dict[str, list[RDPoint]]:
+    """Every anchor codec at every CRF on one clip; streams are kept in `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    source = out_dir / "source.yuv"
+    write_yuv420(frames, source)
+    try:
+        return {codec: [code_anchor(source, frames, fps, codec, crf, gop, out_dir) for crf in crfs]
+                for codec in codecs}
+    finally:
+        source.unlink()
