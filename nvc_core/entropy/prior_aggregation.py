@@ -1,0 +1,151 @@
+"""Prior aggregation (PA) entropy model, Fig. 6 and eq. (6).
+
+For every element of a quantized latent ŷ (B,C,H,W) the PA engine predicts a Gaussian (μ, σ) from
+  * the hyperprior: the hyper decoder output, ``hyper_k`` features per element (B, k·C, H, W),
+  * the spatial prior: a masked 5x5x5 3D convolution over (channel, height, width) whose kernel is
+    shared by all channels (footnote 3), giving ``context_k`` features per element,
+  * for motion features only, the temporal prior h_{t-1} of the TUM's ConvLSTM (``temporal_k``
+    features per element); zeros when the temporal prior is switched off,
+concatenated and fused by the STHAM, a stack of 1x1x1 convolutions, into (μ, σ).
+
+Parallel decoding (goes beyond the paper): the spatial context is a checkerboard. Anchor positions
+((h + w) even) are coded first with the context set to zero; then every other position is coded in
+one pass with a context computed from the anchors only (all channels, 3D kernel restricted to anchor
+offsets). Two parallel passes per latent instead of C·H·W serial steps. ``context="serial"`` gives
+the paper's raster-order masked 3D context, for measuring what the checkerboard costs in rate
+(likelihoods only; it is never used to code a stream).
+"""
+from __future__ import annotations
+
+import constriction
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nvc_core.entropy.gaussian import (SCALE_MIN, decode_symbols, encode_symbols,
+                                       gaussian_likelihood, open_stream, pack_stream, snap_parameters)
+
+
+def anchor_mask(height: int, width: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(1,1,H,W) float mask, 1 at checkerboard anchors ((h + w) even)."""
+    h = torch.arange(height, device=device).view(-1, 1)
+    w = torch.arange(width, device=device).view(1, -1)
+    return ((h + w) % 2 == 0).float().view(1, 1, height, width)
+
+
+class MaskedConv3d(nn.Conv3d):
+    """5x5x5 convolution over (C,H,W) with one input feature, kernel shared by all channels.
+
+    ``mode="checkerboard"``: taps at spatial offsets with odd |dh|+|dw| (the anchors around a
+    non-anchor), every channel offset. ``mode="serial"``: raster-causal taps (earlier channels, or the
+    same channel at earlier positions).
+    """
+
+    def __init__(self, out_features: int, kernel: int = 5, mode: str = "checkerboard"):
+        super().__init__(1, out_features, kernel, padding=kernel // 2)
+        r = kernel // 2
+        d = torch.arange(kernel) - r
+        dc, dh, dw = torch.meshgrid(d, d, d, indexing="ij")
+        if mode == "checkerboard":
+            mask = (dh + dw).abs() % 2 == 1
+        elif mode == "serial":
+            mask = (dc < 0) | ((dc == 0) & ((dh < 0) | ((dh == 0) & (dw < 0))))
+        else:
+            raise ValueError(f"unknown context mode {mode!r}")
+        self.register_buffer("mask", mask.float().view(1, 1, kernel, kernel, kernel))
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        # (B,C,H,W) -> (B,1,C,H,W) -> (B,k,C,H,W)
+        return F.conv3d(y.unsqueeze(1), self.weight * self.mask, self.bias, padding=self.padding)
+
+
+class STHAM(nn.Module):
+    """Spatio-temporal-hyper aggregation module: stacked 1x1x1 convs -> (μ, σ) per element."""
+
+    def __init__(self, in_features: int, hidden: int = 32):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv3d(in_features, hidden, 1), nn.ReLU(inplace=True),
+                                 nn.Conv3d(hidden, hidden // 2, 1), nn.ReLU(inplace=True),
+                                 nn.Conv3d(hidden // 2, 2, 1))
+
+    def forward(self, priors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.net(priors)                                      # (B,2,C,H,W)
+        return out[:, 0], F.softplus(out[:, 1]) + SCALE_MIN
+
+
+class PriorAggregation(nn.Module):
+    def __init__(self, channels: int, hyper_k: int = 2, temporal_k: int = 0, context_k: int = 8,
+                 context: str = "checkerboard"):
+        super().__init__()
+        self.channels, self.hyper_k, self.temporal_k = channels, hyper_k, temporal_k
+        self.context_mode = context
+        self.context = MaskedConv3d(context_k, mode=context)
+        self.stham = STHAM(hyper_k + context_k + temporal_k)
+
+    # -- parameters ---------------------------------------------------------------------------
+    def _priors(self, context: torch.Tensor, hyper: torch.Tensor, temporal: torch.Tensor | None) -> torch.Tensor:
+        b, _, h, w = hyper.shape
+        parts = [hyper.view(b, self.hyper_k, self.channels, h, w), context]
+        if self.temporal_k:
+            if temporal is None:
+                temporal = hyper.new_zeros(b, self.temporal_k * self.channels, h, w)
+            parts.append(temporal.view(b, self.temporal_k, self.channels, h, w))
+        return torch.cat(parts, dim=1)                              # (B, k_total, C, H, W)
+
+    def parameters_for(self, y_known: torch.Tensor, hyper: torch.Tensor, temporal: torch.Tensor | None
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(μ, σ) for every element given the known part of ŷ (non-anchors zeroed in coding)."""
+        context = self.context(y_known)
+        if self.context_mode == "checkerboard":
+            h, w = y_known.shape[-2:]
+            context = context * (1.0 - anchor_mask(h, w, y_known.device)).unsqueeze(2)
+        return self.stham(self._priors(context, hyper, temporal))
+
+    def forward(self, y_hat: torch.Tensor, hyper: torch.Tensor, temporal: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        """Training/estimation: likelihood of every element of ``y_hat`` (B,C,H,W)."""
+        mean, scale = self.parameters_for(y_hat, hyper, temporal)
+        return gaussian_likelihood(y_hat, mean, scale)
+
+    # -- coding -------------------------------------------------------------------------------
+    def compress(self, y_sym: torch.Tensor, hyper: torch.Tensor, temporal: torch.Tensor | None
+                 ) -> tuple[bytes, np.ndarray]:
+        """Code integer ``y_sym`` (1,C,H,W) in two checkerboard passes; returns bytes, bits (C,H,W)."""
+        anchors = anchor_mask(*y_sym.shape[-2:], y_sym.device).bool().expand_as(y_sym)
+        lo = int(y_sym.min().item())
+        hi = int(y_sym.max().item())
+        encoder = constriction.stream.queue.RangeEncoder()
+        bits = torch.zeros_like(y_sym)
+        known = torch.zeros_like(y_sym)
+        for select in (anchors, ~anchors):
+            mean, scale = snap_parameters(*self.parameters_for(known, hyper, temporal))
+            sym = y_sym[select]
+            encode_symbols(encoder, sym.cpu().numpy(), mean[select].cpu().numpy(),
+                           scale[select].cpu().numpy(), lo, hi)
+            bits[select] = -torch.log2(gaussian_likelihood(sym, mean[select], scale[select]))
+            known = torch.where(select, y_sym, known)
+        return pack_stream(encoder, lo, hi), bits[0].cpu().numpy().astype(np.float32)
+
+    def decompress(self, data: bytes, hyper: torch.Tensor, temporal: torch.Tensor | None) -> torch.Tensor:
+        """Inverse of :meth:`compress`: the integer latent (1,C,H,W) as a float tensor."""
+        decoder, lo, hi = open_stream(data)
+        b, _, h, w = hyper.shape
+        shape = (b, self.channels, h, w)
+        anchors = anchor_mask(h, w, hyper.device).bool().expand(shape)
+        known = hyper.new_zeros(shape)
+        for select in (anchors, ~anchors):
+            mean, scale = snap_parameters(*self.parameters_for(known, hyper, temporal))
+            sym = decode_symbols(decoder, mean[select].cpu().numpy(), scale[select].cpu().numpy(), lo, hi)
+            known = known.clone()
+            known[select] = torch.from_numpy(sym.astype(np.float32)).to(known.device)
+        return known
+
+    def bits(self, y_sym: torch.Tensor, hyper: torch.Tensor, temporal: torch.Tensor | None) -> torch.Tensor:
+        """Estimated bits per element with the coding parameters, without writing a stream."""
+        anchors = anchor_mask(*y_sym.shape[-2:], y_sym.device).bool().expand_as(y_sym)
+        mean, scale = snap_parameters(*self.parameters_for(y_sym * anchors, hyper, temporal))
+        return -torch.log2(gaussian_likelihood(y_sym, mean, scale))
+
+
+__all__ = ["PriorAggregation", "STHAM", "MaskedConv3d", "anchor_mask"]

@@ -1,0 +1,65 @@
+"""Non-local attention module (NLAM) and local attention module (LAM), Sec. III-C and Fig. 2.
+
+NLAM (from NLAIC): ``y = x + trunk(x) * mask(x)`` where the mask branch is a non-local block followed
+by residual blocks, a 1x1 conv and a sigmoid. The mask (values in [0, 1], same shape as ``x``) is the
+attention map the analyzer shows; the module keeps the last one in ``last_mask``.
+LAM is the same with the non-local block removed: its mask sees only local features (footnote 4).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nvc_core.layers.blocks import residual_stack
+
+
+class NonLocalBlock(nn.Module):
+    """Embedded-Gaussian non-local block: every position attends to every other position."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        inner = max(channels // 2, 1)
+        self.theta = nn.Conv2d(channels, inner, 1)
+        self.phi = nn.Conv2d(channels, inner, 1)
+        self.g = nn.Conv2d(channels, inner, 1)
+        self.out = nn.Conv2d(inner, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        theta = self.theta(x).flatten(2).transpose(1, 2)          # (B, HW, C/2)
+        phi = self.phi(x).flatten(2)                              # (B, C/2, HW)
+        g = self.g(x).flatten(2).transpose(1, 2)                  # (B, HW, C/2)
+        attention = torch.softmax(theta @ phi, dim=-1)            # (B, HW, HW)
+        y = (attention @ g).transpose(1, 2).reshape(b, -1, h, w)  # (B, C/2, H, W)
+        return x + self.out(y)
+
+
+class _AttentionModule(nn.Module):
+    """x + trunk(x) * sigmoid(mask_branch(x)); the mask is kept for analysis."""
+
+    def __init__(self, channels: int, blocks: int, non_local: bool):
+        super().__init__()
+        self.trunk = residual_stack(channels, blocks)
+        head = [NonLocalBlock(channels)] if non_local else []
+        self.mask_branch = nn.Sequential(*head, residual_stack(channels, blocks),
+                                         nn.Conv2d(channels, channels, 1))
+        self.last_mask: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mask = torch.sigmoid(self.mask_branch(x))
+        self.last_mask = mask.detach()
+        return x + self.trunk(x) * mask
+
+
+class NLAM(_AttentionModule):
+    """Non-local attention module, used at the bottlenecks of the main and hyper coders."""
+
+    def __init__(self, channels: int, blocks: int = 3):
+        super().__init__(channels, blocks, non_local=True)
+
+
+class LAM(_AttentionModule):
+    """Local attention module, replaces the residual blocks of neuro-Motion."""
+
+    def __init__(self, channels: int, blocks: int = 3):
+        super().__init__(channels, blocks, non_local=False)

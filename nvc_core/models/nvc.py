@@ -1,0 +1,88 @@
+"""NVC: the whole low-delay P coder (Fig. 1, Sec. III-A) and its rate-point table.
+
+I-frame: X̂_1 = neuro-Intra(X_1).
+P-frame: F̂_t = neuro-Motion(cat(X̂_{t-1}, X_t)) -> MCFs f^0..f^4 -> X̂p_t = MS-MCN(X̂_{t-1}, f)
+         r̂_t = neuro-Res(X_t - X̂p_t);  X̂_t = X̂p_t + r̂_t  (into the reference frame buffer).
+This module holds the networks and their training-time forward passes; bitstream coding lives in
+:mod:`nvc_core.codec`.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from nvc_core.models.ms_mcn import MSMCN
+from nvc_core.models.neuro_intra import NeuroIntra
+from nvc_core.models.neuro_motion import NeuroMotion, State
+from nvc_core.models.neuro_res import NeuroRes
+
+#: Frames are padded to a multiple of this (4 stride-2 main stages x 2 hyper stages).
+PAD_MULTIPLE = 64
+
+#: λ of each rate point for L = λ·255²·MSE + bpp (quality 0 = lowest rate). λ_inter = λ_intra / 4.
+DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
+
+
+@dataclass
+class NVCConfig:
+    """Model size. The default is CPU-friendly; the paper uses channels=192, latent_channels=192, blocks=3."""
+    channels: int = 48
+    latent_channels: int = 64
+    blocks: int = 1
+    mcn_channels: int = 24
+    lambdas: tuple[float, ...] = field(default=DEFAULT_LAMBDAS)
+
+    @property
+    def num_rates(self) -> int:
+        return len(self.lambdas)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "lambdas": list(self.lambdas)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "NVCConfig":
+        return cls(**{**d, "lambdas": tuple(d.get("lambdas", DEFAULT_LAMBDAS))})
+
+
+@dataclass
+class InterOutput:
+    """One P-frame in training: reconstruction, prediction, MCFs, likelihoods and the new TUM state."""
+    x_hat: torch.Tensor
+    prediction: torch.Tensor
+    flows: list[torch.Tensor]
+    likelihoods: dict[str, torch.Tensor]
+    state: State
+
+
+class NVC(nn.Module):
+    def __init__(self, config: NVCConfig | None = None):
+        super().__init__()
+        self.config = config or NVCConfig()
+        c = self.config
+        self.intra = NeuroIntra(c.channels, c.latent_channels, c.blocks, c.num_rates)
+        self.motion = NeuroMotion(c.channels, c.latent_channels, c.blocks, c.num_rates)
+        self.mcn = MSMCN(c.mcn_channels)
+        self.residual = NeuroRes(c.channels, c.latent_channels, c.blocks, c.num_rates)
+
+    @property
+    def num_rates(self) -> int:
+        return self.config.num_rates
+
+    def forward_intra(self, x: torch.Tensor, q: int | torch.Tensor):
+        """neuro-Intra training pass: CoderOutput with decoded = X̂ (B,3,H,W)."""
+        return self.intra(x, q)
+
+    def forward_inter(self, reference: torch.Tensor, current: torch.Tensor, q: int | torch.Tensor,
+                      state: State | None = None, temporal: bool | torch.Tensor = True) -> InterOutput:
+        """One P-frame training pass (eq. 1 with the total rate of motion and residual)."""
+        motion = self.motion(torch.cat([reference, current], 1), q,
+                             self.motion.temporal_prior(state, temporal))
+        flows = motion.decoded
+        prediction = self.mcn(reference, flows)
+        res = self.residual(current - prediction, q)
+        likelihoods = {"motion.y": motion.likelihoods["y"], "motion.z": motion.likelihoods["z"],
+                       "residual.y": res.likelihoods["y"], "residual.z": res.likelihoods["z"]}
+        return InterOutput(prediction + res.decoded, prediction, flows, likelihoods,
+                           self.motion.update_state(motion.y_hat, state))

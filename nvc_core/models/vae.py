@@ -1,0 +1,176 @@
+"""The VAE engine shared by neuro-Intra, neuro-Motion and neuro-Res (Fig. 2, Sec. III-B).
+
+Main encoder Em: 4 stages of [5x5 stride-2 conv, residual blocks], the last ending in an NLAM.
+Hyper encoder Eh: 2 stages, NLAM at its bottleneck. Hyper decoder Dh and main decoder Dm mirror
+them, each starting with an NLAM. ẑ is coded with a learned factorized prior, ŷ with the prior
+aggregation (PA) engine. Variable rate (goes beyond the paper): a rate index q selects learned
+per-channel gains applied to y before quantization and inverse gains applied to ŷ before Dm.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from nvc_core.entropy.factorized import Z_RANGE, FactorizedPrior
+from nvc_core.entropy.gaussian import SYMBOL_LIMIT
+from nvc_core.entropy.prior_aggregation import PriorAggregation
+from nvc_core.layers import LAM, NLAM, conv, deconv
+from nvc_core.layers.blocks import residual_stack
+from nvc_core.quantization import quantize
+
+#: Builds the cascaded feature-extraction unit of a stage: residual blocks, or LAMs in neuro-Motion.
+StageUnit = Callable[[int, int], nn.Module]
+
+
+def lam_unit(channels: int, blocks: int) -> nn.Module:
+    return LAM(channels, blocks)
+
+
+class MainEncoder(nn.Module):
+    """Em: (B,in,H,W) -> y (B,M,H/16,W/16)."""
+
+    def __init__(self, in_ch: int, n: int, m: int, blocks: int, unit: StageUnit = residual_stack):
+        super().__init__()
+        self.net = nn.Sequential(conv(in_ch, n), unit(n, blocks), conv(n, n), unit(n, blocks),
+                                 conv(n, n), unit(n, blocks), conv(n, m), NLAM(m, blocks))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class MainDecoder(nn.Module):
+    """Dm: ŷ (B,M,H/16,W/16) -> (B,out,H,W)."""
+
+    def __init__(self, out_ch: int, n: int, m: int, blocks: int):
+        super().__init__()
+        self.net = nn.Sequential(NLAM(m, blocks), deconv(m, n), residual_stack(n, blocks),
+                                 deconv(n, n), residual_stack(n, blocks), deconv(n, n),
+                                 residual_stack(n, blocks), deconv(n, out_ch))
+
+    def forward(self, y_hat: torch.Tensor) -> torch.Tensor:
+        return self.net(y_hat)
+
+
+class HyperEncoder(nn.Module):
+    """Eh: y (B,M,h,w) -> z (B,N,h/4,w/4)."""
+
+    def __init__(self, n: int, m: int, blocks: int):
+        super().__init__()
+        self.net = nn.Sequential(conv(m, n), residual_stack(n, blocks), conv(n, n), NLAM(n, blocks))
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        return self.net(y)
+
+
+class HyperDecoder(nn.Module):
+    """Dh: ẑ (B,N,h/4,w/4) -> hyperprior features (B, hyper_k·M, h, w)."""
+
+    def __init__(self, n: int, m: int, blocks: int, hyper_k: int):
+        super().__init__()
+        self.net = nn.Sequential(NLAM(n, blocks), deconv(n, n), residual_stack(n, blocks),
+                                 deconv(n, hyper_k * m))
+
+    def forward(self, z_hat: torch.Tensor) -> torch.Tensor:
+        return self.net(z_hat)
+
+
+@dataclass
+class CoderOutput:
+    """Training forward pass: the main decoder's output and the likelihoods of ŷ and ẑ."""
+    decoded: object
+    y_hat: torch.Tensor
+    likelihoods: dict[str, torch.Tensor]
+
+
+@dataclass
+class CodedLatents:
+    """One coder's share of a frame: sub-streams, symbols, bits per element, decoder output."""
+    streams: dict[str, bytes]
+    symbols: dict[str, np.ndarray]
+    bit_maps: dict[str, np.ndarray]
+    decoded: object
+    y_hat: torch.Tensor
+    attention: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class VAECoder(nn.Module):
+    """Em, Dm, Eh, Dh, factorized prior for ẑ, PA for ŷ, and the per-rate gains."""
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, n: int, m: int, blocks: int,
+                 num_rates: int, temporal_k: int = 0, hyper_k: int = 2):
+        super().__init__()
+        self.em, self.dm = encoder, decoder
+        self.eh = HyperEncoder(n, m, blocks)
+        self.dh = HyperDecoder(n, m, blocks, hyper_k)
+        self.z_prior = FactorizedPrior(n)
+        self.pa = PriorAggregation(m, hyper_k=hyper_k, temporal_k=temporal_k)
+        self.latent_channels = m
+        # log-gains spaced half an octave apart, highest rate = gain 1 (learned afterwards)
+        steps = torch.arange(num_rates, dtype=torch.float32) - (num_rates - 1)
+        self.log_gain = nn.Parameter((0.5 * steps * np.log(2.0)).view(-1, 1).repeat(1, m))
+        self.log_inv_gain = nn.Parameter(-self.log_gain.detach().clone())
+
+    def _gain(self, table: torch.Tensor, q: int | torch.Tensor) -> torch.Tensor:
+        return torch.exp(table[q]).view(-1, self.latent_channels, 1, 1)
+
+    def forward(self, x: torch.Tensor, q: int | torch.Tensor, temporal: torch.Tensor | None = None
+                ) -> CoderOutput:
+        """Training / estimation pass (universal quantization when ``self.training``)."""
+        y = self.em(x) * self._gain(self.log_gain, q)
+        z_hat = quantize(self.eh(y), self.training)
+        y_hat = quantize(y, self.training)
+        likelihoods = {"y": self.pa(y_hat, self.dh(z_hat), temporal), "z": self.z_prior.likelihood(z_hat)}
+        decoded = self.dm(y_hat * self._gain(self.log_inv_gain, q))
+        return CoderOutput(decoded, y_hat, likelihoods)
+
+    # -- coding (batch of one) --------------------------------------------------------------------
+    def compress(self, x: torch.Tensor, q: int, temporal: torch.Tensor | None = None) -> CodedLatents:
+        y = self.em(x) * self._gain(self.log_gain, q)
+        y_sym = torch.round(y).clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT)
+        z_sym = torch.round(self.eh(y)).clamp(-Z_RANGE, Z_RANGE)
+        encoder_masks = {"main_enc": self.em, "hyper_enc": self.eh}
+        z_stream, z_bits = self.z_prior.encode(z_sym, self.z_prior.pmf_table())
+        y_stream, y_bits = self.pa.compress(y_sym, self.dh(z_sym), temporal)
+        decoded = self.dm(y_sym * self._gain(self.log_inv_gain, q))
+        return CodedLatents(
+            streams={"z": z_stream, "y": y_stream},
+            symbols={"z": _ints(z_sym), "y": _ints(y_sym)},
+            bit_maps={"z": z_bits, "y": y_bits}, decoded=decoded, y_hat=y_sym,
+            attention={**_attention(encoder_masks), **self.decoder_attention()})
+
+    def decompress(self, streams: dict[str, bytes], latent_hw: tuple[int, int], q: int,
+                   temporal: torch.Tensor | None = None, device: torch.device | str = "cpu") -> CodedLatents:
+        h, w = latent_hw
+        n = self.z_prior.matrices[0].shape[0]
+        table = self.z_prior.pmf_table()
+        z_sym = torch.from_numpy(self.z_prior.decode(streams["z"], (n, h // 4, w // 4), table)).float()
+        z_sym = z_sym.unsqueeze(0).to(device)
+        hyper = self.dh(z_sym)
+        y_sym = self.pa.decompress(streams["y"], hyper, temporal)
+        decoded = self.dm(y_sym * self._gain(self.log_inv_gain, q))
+        z_bits = self.z_prior.bits(z_sym, table)
+        y_bits = self.pa.bits(y_sym, hyper, temporal)[0].cpu().numpy().astype(np.float32)
+        return CodedLatents(streams=streams, symbols={"z": _ints(z_sym), "y": _ints(y_sym)},
+                            bit_maps={"z": z_bits, "y": y_bits}, decoded=decoded, y_hat=y_sym,
+                            attention=self.decoder_attention())
+
+    def decoder_attention(self) -> dict[str, np.ndarray]:
+        return _attention({"main_dec": self.dm, "hyper_dec": self.dh})
+
+
+def _ints(t: torch.Tensor) -> np.ndarray:
+    return t[0].cpu().numpy().astype(np.int32)
+
+
+def _attention(modules: dict[str, nn.Module]) -> dict[str, np.ndarray]:
+    """Channel-mean of the last mask of the first NLAM inside each module: (h, w) in [0, 1]."""
+    maps = {}
+    for name, module in modules.items():
+        nlam = next((m for m in module.modules() if isinstance(m, NLAM)), None)
+        if nlam is not None and nlam.last_mask is not None:
+            maps[name] = nlam.last_mask[0].mean(0).float().cpu().numpy()
+    return maps

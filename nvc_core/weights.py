@@ -1,0 +1,88 @@
+"""Loading and saving model weights, and the weights identifier written into every bitstream.
+
+File format (``torch.save`` of a dict): ``{"format": "nvc-weights", "version": 1, "config": NVCConfig
+as dict, "state_dict": fp16 tensors, "meta": free-form training info}``. The identifier is the first
+8 bytes of the SHA-256 of the state dict as the decoder uses it (names sorted, float32 bytes): a
+decoder holding other weights refuses a stream instead of decoding garbage.
+"""
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+import torch
+
+from nvc_core.errors import WeightsError
+from nvc_core.models.nvc import NVC, NVCConfig
+
+BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "resources" / "weights" / "nvc.pt"
+FORMAT = "nvc-weights"
+RANDOM_SEED = 0
+
+
+def weights_identifier(model: torch.nn.Module) -> bytes:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.digest()[:8]
+
+
+def save_weights(model: NVC, path: str | Path, meta: dict | None = None) -> None:
+    """Write compact fp16 weights (atomic)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"format": FORMAT, "version": 1, "config": model.config.to_dict(),
+                "state_dict": state, "meta": meta or {}}, tmp)
+    tmp.replace(path)
+
+
+def random_model(config: NVCConfig | None = None) -> NVC:
+    """Deterministic random initialisation (same weights, same identifier, on every machine)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_SEED)
+        return NVC(config)
+
+
+def load_model(weights: str | Path | None = None, device: str | torch.device = "cpu",
+               warn=lambda msg: print(msg, file=sys.stderr)) -> NVC:
+    """Model in eval mode with ``weights_id`` set.
+
+    ``weights``: None -> bundled weights (or, if absent, the random initialisation with a warning);
+    ``"random"`` -> random initialisation; otherwise a path to a weights file.
+    """
+    if weights is None:
+        if BUNDLED_WEIGHTS.exists():
+            weights = BUNDLED_WEIGHTS
+        else:
+            warn("nvc: warning: no bundled weights in resources/weights/, using random weights")
+            weights = "random"
+    if str(weights) == "random":
+        model = random_model()
+        model.meta = {"name": "random"}
+    else:
+        model = _load_file(Path(weights))
+    model.weights_id = weights_identifier(model)
+    return model.to(device).eval()
+
+
+def _load_file(path: Path) -> NVC:
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # any unpickling/zip failure means "not our weights"
+        raise WeightsError(f"cannot read weights {path}: {type(exc).__name__}") from None
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise WeightsError(f"{path} is not an nvc weights file")
+    try:
+        model = NVC(NVCConfig.from_dict(blob["config"]))
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                               for k, v in blob["state_dict"].items()})
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise WeightsError(f"weights {path} do not fit the model: {str(exc).splitlines()[0][:120]}") from None
+    model.meta = blob.get("meta", {})
+    return model

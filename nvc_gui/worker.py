@@ -1,0 +1,152 @@
+"""The background coder: nvc_core runs on one worker thread, never on the GUI thread.
+
+Each `submit` starts a job and supersedes the running one (its `should_stop` turns true, nvc_core
+raises `Cancelled` between two frames). Results reach the GUI thread through queued Qt signals."""
+
+import os
+import tempfile
+import traceback
+import warnings
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import torch
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from nvc_core.codec import decode_video, encode_video, recost_motion
+from nvc_core.errors import Cancelled, NVCError
+from nvc_core.video_io import open_video
+from nvc_core.weights import load_model
+from nvc_gui.encoding import BITSTREAM_SUFFIX, CodingRequest
+
+
+@dataclass
+class CodingOutcome:
+    """What a finished job hands to the GUI besides the per-frame records already streamed."""
+
+    quality: int
+    fps: Fraction
+    bitstream: Path
+    temporal_prior: bool                  # the setting the bitstream was coded with
+    motion_costs: dict[bool, list]        # temporal_prior -> recost_motion(...) of the records
+    records: list
+
+
+class _Job(QRunnable):
+    """Runs one callable on the pool's thread."""
+
+    def __init__(self, body: Callable[[], None]):
+        super().__init__()
+        self._body = body
+
+    def run(self) -> None:
+        self._body()
+
+
+class Coder(QObject):
+    """Owns the models and the worker thread; emits every job's frames, result or error."""
+
+    model_ready = Signal(int)                      # model.num_rates
+    notice = Signal(str)                           # a warning from nvc_core (e.g. random weights)
+    frame_coded = Signal(int, object, int, object)  # job id, FrameAnalysis, done, total (int|None)
+    finished = Signal(int, object)                 # job id, CodingOutcome
+    failed = Signal(int, str)                      # job id, one-line message
+    cancelled = Signal(int)                        # job id
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._models: dict[tuple[str, str], torch.nn.Module] = {}   # used on the worker thread only
+        self._current = 0
+        self._tempdir = tempfile.TemporaryDirectory(prefix="nvc-gui-")
+        # leave a core to the GUI thread so the event loop stays responsive while the model runs
+        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+
+    def is_current(self, job: int) -> bool:
+        return job == self._current
+
+    def load(self, weights: str, device: str) -> int:
+        """Load the model in the background (emits `model_ready`); returns the job id."""
+        return self._start(lambda job: self.model_ready.emit(self._model(weights, device).num_rates))
+
+    def submit(self, request: CodingRequest) -> int:
+        """Code `request` in the background, superseding the running job; returns the job id."""
+        return self._start(lambda job: self.finished.emit(job, self._code(job, request)))
+
+    def cancel(self) -> None:
+        """Stop the running job at the next frame boundary."""
+        self._current += 1
+
+    def wait(self, msecs: int = -1) -> bool:
+        """Block until the worker is idle (used at exit and by tests)."""
+        return self._pool.waitForDone(msecs)
+
+    def shutdown(self) -> None:
+        """Cancel, wait for the worker, remove the temporary bitstreams."""
+        self.cancel()
+        self.wait()
+        self._tempdir.cleanup()
+
+    def _start(self, body: Callable[[int], None]) -> int:
+        self._current += 1
+        job = self._current
+        self._pool.start(_Job(lambda: self._guarded(job, body)))
+        return job
+
+    def _guarded(self, job: int, body: Callable[[int], None]) -> None:
+        """Run `body` on the worker thread, turning every exception into a signal."""
+        if not self.is_current(job):
+            self.cancelled.emit(job)
+            return
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                body(job)
+            for warning in caught:
+                self.notice.emit(str(warning.message))
+        except Cancelled:
+            self.cancelled.emit(job)
+        except NVCError as error:
+            self.failed.emit(job, str(error))
+        except Exception as error:   # a bug or an unexpected failure: show it, keep the GUI alive
+            traceback.print_exc()
+            self.failed.emit(job, f"{type(error).__name__}: {error}")
+
+    def _model(self, weights: str, device: str) -> torch.nn.Module:
+        key = (weights, device)
+        if key not in self._models:
+            self._models[key] = load_model(weights or None, device=device)
+        return self._models[key]
+
+    def _code(self, job: int, request: CodingRequest) -> CodingOutcome:
+        """Encode or decode `request`, streaming each record, then re-cost the motion latents with
+        and without the temporal prior (what the live toggle shows)."""
+        model = self._model(request.weights, request.device)
+
+        def on_frame(record, done: int, total: int | None) -> None:
+            self.frame_coded.emit(job, record, done, total)
+
+        def should_stop() -> bool:
+            return not self.is_current(job)
+
+        if request.is_bitstream:
+            result = decode_video(request.source, model, on_frame=on_frame, should_stop=should_stop)
+            bitstream = request.source
+        else:
+            bitstream = Path(self._tempdir.name) / f"job{job}{BITSTREAM_SUFFIX}"
+            result = encode_video(request.source, bitstream, model, quality=request.quality,
+                                  gop=request.gop, frames=request.frames,
+                                  temporal_prior=request.temporal_prior, size=request.size,
+                                  on_frame=on_frame, should_stop=should_stop)
+        header = result.header
+        costs = {tp: recost_motion(model, result.records, header.quality, tp) for tp in (True, False)}
+        return CodingOutcome(quality=header.quality, fps=self._fps(request, header), bitstream=bitstream,
+                             temporal_prior=header.temporal_prior, motion_costs=costs,
+                             records=result.records)
+
+    @staticmethod
+    def _fps(request: CodingRequest, header) -> Fraction:
+        return Fraction(header.fps)
