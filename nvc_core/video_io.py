@@ -18,9 +18,12 @@ Readers (``open_video``):
 
 For self-describing formats (all but ``.yuv``) a ``size`` argument, if given, must match the file.
 Y'CbCr is converted with ``nvc_core.color`` (``matrix``, ``full_range``; 4:2:0 chroma is upsampled
-bilinearly).  A ``.y4m`` or ``.yuv`` file ending inside a frame raises ``VideoError`` when that frame
-is reached (the frames before it are delivered); ``.y4m`` and ``.yuv`` ``frame_count`` are exact
-when the file has a whole number of frames (for ``.yuv`` anything else is refused when opening).
+bilinearly).  Note that FFmpeg converts RGB to untagged Y'CbCr with BT.601 unless told otherwise
+(``-vf scale=out_color_matrix=bt709``), so such files are read exactly with ``matrix="bt601"``.
+A ``.y4m`` file ending inside a frame raises ``VideoError`` when that frame is reached (the frames
+before it are delivered); its ``frame_count`` is known when opening only if the payload is a whole
+number of frames with plain ``FRAME`` headers, else None.  A ``.yuv`` file that is not a whole
+number of frames is refused when opening.
 
 Writer (``VideoWriter``): ``.y4m`` 4:2:0 (``C420jpeg``, with ``XCOLORRANGE``), or, for a path
 without a suffix, a folder of ``frame_00000.png``, ``frame_00001.png``...  Output is written to a
