@@ -31,10 +31,10 @@ def test_bt709_limited_known_values():
 
 
 def test_bt601_and_full_range_known_values():
-    y, u, v = rgb_to_yuv444(_pixels(WHITE, BLACK, RED), matrix="bt601")
-    assert y.tolist() == [[235, 16, 81]] and u.tolist() == [[128, 128, 90]] and v.tolist() == [[128, 128, 240]]
-    y, u, v = rgb_to_yuv444(_pixels(WHITE, BLACK, RED), matrix="bt601", full_range=True)
-    assert y.tolist() == [[255, 0, 76]] and u.tolist() == [[128, 128, 85]] and v.tolist() == [[128, 128, 255]]
+    planes = rgb_to_yuv444(_pixels(WHITE, BLACK, RED), matrix="bt601")
+    assert [p.tolist() for p in planes] == [[[235, 16, 81]], [[128, 128, 90]], [[128, 128, 240]]]
+    planes = rgb_to_yuv444(_pixels(WHITE, BLACK, RED), matrix="bt601", full_range=True)
+    assert [p.tolist() for p in planes] == [[[255, 0, 76]], [[128, 128, 85]], [[128, 128, 255]]]
 
 
 @pytest.mark.parametrize("matrix", ["bt709", "bt601"])

@@ -42,7 +42,8 @@ def test_y4m_420_round_trip(tmp_path, h, w):
             writer.write(frame)
     assert path.read_bytes().startswith(f"YUV4MPEG2 W{w} H{h} F30000:1001 ".encode())
     with open_video(path) as reader:
-        assert (reader.width, reader.height, reader.fps, reader.frame_count) == (w, h, Fraction(30000, 1001), 3)
+        assert (reader.width, reader.height, reader.frame_count) == (w, h, 3)
+        assert reader.fps == Fraction(30000, 1001)
         back = reader.read()
     assert len(back) == 3
     for original, decoded in zip(frames, back):
@@ -88,7 +89,7 @@ def test_png_folder_round_trip(tmp_path):
     with VideoWriter(target, 7, 5) as writer:
         for frame in frames:
             writer.write(frame)
-    assert sorted(p.name for p in target.iterdir()) == ["frame_00000.png", "frame_00001.png", "frame_00002.png"]
+    assert sorted(p.name for p in target.iterdir()) == [f"frame_0000{i}.png" for i in range(3)]
     with open_video(target) as reader:
         assert (reader.width, reader.height, reader.frame_count) == (7, 5, 3)
         assert all(np.array_equal(a, b) for a, b in zip(frames, reader))
