@@ -1,0 +1,186 @@
+"""The `nvc eval` run: code every clip with our codec and the anchors, measure, write the report.
+
+For each clip and each variant of our codec (temporal prior on / off, optionally intra-only with a
+GOP of 1) every quality is coded with ``nvc_core.codec.encode_video`` into a real bitstream in the
+output folder (``bytes`` = file size), decoded with ``decode_video`` and checked to be identical to
+the encoder's reconstruction. The x264/x265 anchors (``nvc_core.evaluation.anchors``) code the same
+first ``frames`` RGB frames. ``results.json`` holds every point, with per-frame records for our
+codec; ``rd_<clip>.png`` plots the curves; the BD-rate table compares our main variant with every
+other curve (see ``nvc_core.evaluation.report``).
+
+Timings are wall-clock seconds of the whole call: for our codec ``encode_s`` includes reading the
+source and the per-frame metrics the encoder computes, ``decode_s`` includes writing nothing (the
+decoded frames stay in memory).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nvc_core.codec import decode_video, encode_video
+from nvc_core.errors import NVCError
+from nvc_core.evaluation import anchors, report
+from nvc_core.evaluation.rd import RDPoint, bits_per_pixel, mean_metrics
+from nvc_core.weights import load_model
+
+#: Folder of the default evaluation clips, next to the repository (../shared/data/eval/video).
+DEFAULT_CLIP_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "eval" / "video"
+DEFAULT_CLIPS = ("carphone_pristine.mp4", "bikes.mp4", "BasketballPass_416x240", "foreman_cif_intra_hq.mkv")
+#: Frames per clip by default: one GOP of 12 plus the next I-frame, sized so that the default run
+#: (4 clips, all qualities, both anchors) takes under 30 minutes on 2 CPU cores.
+DEFAULT_FRAMES = 13
+DEFAULT_GOP = 12
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One curve of our codec."""
+
+    name: str
+    temporal_prior: bool
+    intra_only: bool = False
+
+
+@dataclass
+class EvalSettings:
+    clips: list[Path]
+    out: Path
+    qualities: list[int] | None = None  # None: every rate point of the model
+    gop: int = DEFAULT_GOP
+    frames: int = DEFAULT_FRAMES
+    anchors: list[str] = field(default_factory=lambda: list(anchors.CODECS))
+    crfs: list[int] = field(default_factory=lambda: list(anchors.DEFAULT_CRFS))
+    intra_only: bool = False
+    temporal_prior: list[bool] = field(default_factory=lambda: [True])
+    weights: str | None = None
+
+    def variants(self) -> list[Variant]:
+        """Our curves; the first is the one compared against all others."""
+        out = [Variant("nvc" if tp else "nvc-tp-off", tp) for tp in self.temporal_prior]
+        if self.intra_only:
+            out.append(Variant("nvc-intra", True, intra_only=True))
+        return out
+
+
+def default_clips() -> list[Path]:
+    """The evaluation clips of ../shared/data/eval/video that are present."""
+    return [DEFAULT_CLIP_DIR / name for name in DEFAULT_CLIPS if (DEFAULT_CLIP_DIR / name).exists()]
+
+
+def clip_name(path: Path) -> str:
+    return path.stem if path.is_file() else path.name
+
+
+def _frame_record(r) -> dict:
+    """The per-frame fields of a FrameAnalysis kept in results.json."""
+    return {"index": r.index, "type": r.frame_type, "temporal_prior": r.temporal_prior, "bits": r.bits,
+            "bits_estimated": r.bits_estimated, "bits_by_stream": dict(r.bits_by_stream),
+            "psnr_rgb": r.psnr_rgb, "psnr_y": r.psnr_y, "ms_ssim": r.ms_ssim}
+
+
+def code_ours(clip: Path, out_dir: Path, model, variant: Variant, quality: int, gop: int,
+              frames: int) -> RDPoint:
+    """Encode one clip at one quality into a real bitstream, decode it, check and measure it."""
+    stream = out_dir / f"{variant.name}_q{quality}.nvc"
+    start = time.perf_counter()
+    enc = encode_video(clip, stream, model, quality=quality, gop=1 if variant.intra_only else gop,
+                       frames=frames, temporal_prior=variant.temporal_prior)
+    encode_s = time.perf_counter() - start
+    start = time.perf_counter()
+    dec = decode_video(stream, model)
+    decode_s = time.perf_counter() - start
+    matches = len(dec.records) == len(enc.records) and all(
+        np.array_equal(e.reconstruction, d.reconstruction) for e, d in zip(enc.records, dec.records))
+    per_frame = [_frame_record(r) for r in enc.records]
+    h, w = enc.records[0].height, enc.records[0].width
+    return RDPoint(bytes=enc.file_bytes, bpp=bits_per_pixel(enc.file_bytes, w, h, len(per_frame)),
+                   encode_s=encode_s, decode_s=decode_s, quality=quality, decode_matches=matches,
+                   frames=per_frame, **mean_metrics(per_frame))
+
+
+def _ffmpeg_version() -> str | None:
+    exe = anchors.ffmpeg_path()
+    if exe is None:
+        return None
+    return subprocess.run([exe, "-version"], capture_output=True, text=True).stdout.split("\n", 1)[0]
+
+
+def _settings_record(s: EvalSettings, model, qualities: list[int], anchor_codecs: list[str]) -> dict:
+    return {
+        "frames": s.frames, "gop": s.gop, "qualities": qualities, "variants": [v.name for v in s.variants()],
+        "weights": s.weights, "weights_id": bytes(model.weights_id).hex(), "num_rates": model.num_rates,
+        "anchors": anchor_codecs, "crfs": s.crfs if anchor_codecs else [], "anchor_preset": anchors.PRESET,
+        "ffmpeg": _ffmpeg_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+        "machine": f"{platform.machine()}, {platform.processor() or 'unknown cpu'}",
+        "bd_method": report.BD_METHOD, "bpp": "8 * file bytes / (width * height * frames)",
+        "metrics": "mean of per-frame values on RGB uint8; psnr_y on BT.709 limited-range luma",
+    }
+
+
+def _log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _point_line(clip: str, codec: str, p: RDPoint) -> str:
+    setting = f"q{p.quality}" if p.quality is not None else f"crf{p.crf}"
+    msssim = "n/a" if p.ms_ssim is None else f"{p.ms_ssim:.4f}"
+    return (f"  {clip} {codec} {setting}: {p.bpp:.4f} bpp, {p.psnr_rgb:.2f} dB RGB, {p.psnr_y:.2f} dB Y, "
+            f"MS-SSIM {msssim}, enc {p.encode_s:.1f}s dec {p.decode_s:.1f}s")
+
+
+def evaluate(s: EvalSettings) -> dict:
+    """Run the whole evaluation; write results.json and the plots into ``s.out``; return the results."""
+    if not s.clips:
+        raise NVCError(f"no clips given and no default evaluation clips found in {DEFAULT_CLIP_DIR}")
+    model = load_model(s.weights)
+    qualities = s.qualities if s.qualities is not None else list(range(model.num_rates))
+    bad = [q for q in qualities if not 0 <= q < model.num_rates]
+    if bad:
+        raise NVCError(f"qualities {bad} out of range: this model has qualities 0..{model.num_rates - 1}")
+    anchor_codecs = s.anchors
+    if anchor_codecs and anchors.ffmpeg_path() is None:
+        _log("anchors skipped: ffmpeg not found on PATH")
+        anchor_codecs = []
+    s.out.mkdir(parents=True, exist_ok=True)
+    _log(f"Evaluating {len(s.clips)} clip(s), first {s.frames} frames each, GOP {s.gop}, "
+         f"qualities {qualities}, variants {[v.name for v in s.variants()]}, anchors {anchor_codecs or 'none'}")
+    results = {"settings": _settings_record(s, model, qualities, anchor_codecs), "clips": {}}
+    for clip in s.clips:
+        name = clip_name(clip)
+        clip_dir = s.out / name
+        clip_dir.mkdir(exist_ok=True)
+        frames, fps = anchors.load_frames(clip, s.frames)
+        if not frames:
+            raise NVCError(f"{clip}: no frames")
+        codecs: dict[str, list[RDPoint]] = {}
+        errors: list[str] = []
+        for variant in s.variants():
+            codecs[variant.name] = []
+            for q in qualities:
+                codecs[variant.name].append(code_ours(clip, clip_dir, model, variant, q, s.gop, len(frames)))
+                _log(_point_line(name, variant.name, codecs[variant.name][-1]))
+        if anchor_codecs:
+            try:
+                codecs.update(anchors.sweep(frames, fps, anchor_codecs, s.crfs, s.gop, clip_dir))
+            except anchors.AnchorError as exc:
+                errors.append(str(exc))
+                _log(f"  {name}: anchors failed: {exc}")
+            for codec in anchor_codecs:
+                for p in codecs.get(codec, []):
+                    _log(_point_line(name, codec, p))
+        h, w = frames[0].shape[:2]
+        entry = {"width": w, "height": h, "frames": len(frames), "errors": errors,
+                 "codecs": {c: [p.to_dict() for p in pts] for c, pts in codecs.items()}}
+        results["clips"][name] = entry
+        report.plot_rd(name, entry["codecs"], s.out / f"rd_{name}.png")
+    results["bd_rate"] = report.bd_rates(results["clips"], test=s.variants()[0].name)
+    (s.out / "results.json").write_text(json.dumps(results, indent=1))
+    return results
