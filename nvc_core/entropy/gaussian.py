@@ -20,6 +20,8 @@ SCALE_LEVELS = 64
 MEAN_STEP = 1.0 / 64
 SYMBOL_LIMIT = 30000
 LIKELIHOOD_MIN = 1e-9
+#: constriction's default models use 24-bit fixed-point probabilities; no symbol gets less than this.
+CODER_PROBABILITY_MIN = 2.0 ** -24
 _LOG_STEP = (math.log(SCALE_MAX) - math.log(SCALE_MIN)) / (SCALE_LEVELS - 1)
 _HEADER = struct.Struct("<hh")
 
@@ -28,9 +30,25 @@ def gaussian_likelihood(y_hat: torch.Tensor, mean: torch.Tensor, scale: torch.Te
     """P(ŷ) = Φ((ŷ - μ + ½)/σ) − Φ((ŷ − μ − ½)/σ), computed on the lower tail for accuracy."""
     scale = scale.clamp_min(SCALE_MIN)
     v = (y_hat - mean).abs()
-    upper = 0.5 * torch.erfc(-((0.5 - v) / scale) / math.sqrt(2.0))
-    lower = 0.5 * torch.erfc(-((-0.5 - v) / scale) / math.sqrt(2.0))
-    return (upper - lower).clamp_min(LIKELIHOOD_MIN)
+    return (_cdf((0.5 - v) / scale) - _cdf((-0.5 - v) / scale)).clamp_min(LIKELIHOOD_MIN)
+
+
+def _cdf(x: torch.Tensor) -> torch.Tensor:
+    return 0.5 * torch.erfc(-x / math.sqrt(2.0))
+
+
+def symbol_range(symbols: torch.Tensor) -> tuple[int, int]:
+    """Alphabet [lo, hi] of one coded latent: its min and max (at least two symbols for constriction)."""
+    lo = int(symbols.min().item())
+    return lo, max(int(symbols.max().item()), lo + 1)
+
+
+def coding_bits(symbols: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
+    """-log2 P per element under the coding distribution: the Gaussian truncated to [lo-½, hi+½]
+    and renormalised, as `constriction`'s QuantizedGaussian(lo, hi) defines it, with its probability floor."""
+    mass = _cdf((hi + 0.5 - mean) / scale) - _cdf((lo - 0.5 - mean) / scale)
+    p = gaussian_likelihood(symbols, mean, scale) / mass.clamp_min(LIKELIHOOD_MIN)
+    return -torch.log2(p.clamp(CODER_PROBABILITY_MIN, 1.0))
 
 
 def snap_parameters(mean: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,7 +85,7 @@ def open_stream(data: bytes) -> tuple[constriction.stream.queue.RangeDecoder, in
     if len(data) < _HEADER.size or (len(data) - _HEADER.size) % 4:
         raise ValueError("malformed latent sub-stream")
     lo, hi = _HEADER.unpack_from(data)
-    if lo > hi:
+    if lo >= hi:
         raise ValueError("malformed latent sub-stream")
     words = np.frombuffer(data, dtype="<u4", offset=_HEADER.size).astype(np.uint32)
     return constriction.stream.queue.RangeDecoder(words), lo, hi

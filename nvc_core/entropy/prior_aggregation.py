@@ -23,8 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nvc_core.entropy.gaussian import (SCALE_MIN, decode_symbols, encode_symbols,
-                                       gaussian_likelihood, open_stream, pack_stream, snap_parameters)
+from nvc_core.entropy.gaussian import (SCALE_MIN, coding_bits, decode_symbols, encode_symbols,
+                                       gaussian_likelihood, open_stream, pack_stream, snap_parameters,
+                                       symbol_range)
 
 
 def anchor_mask(height: int, width: int, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -113,19 +114,15 @@ class PriorAggregation(nn.Module):
                  ) -> tuple[bytes, np.ndarray]:
         """Code integer ``y_sym`` (1,C,H,W) in two checkerboard passes; returns bytes, bits (C,H,W)."""
         anchors = anchor_mask(*y_sym.shape[-2:], y_sym.device).bool().expand_as(y_sym)
-        lo = int(y_sym.min().item())
-        hi = int(y_sym.max().item())
+        lo, hi = symbol_range(y_sym)
         encoder = constriction.stream.queue.RangeEncoder()
-        bits = torch.zeros_like(y_sym)
         known = torch.zeros_like(y_sym)
         for select in (anchors, ~anchors):
             mean, scale = snap_parameters(*self.parameters_for(known, hyper, temporal))
-            sym = y_sym[select]
-            encode_symbols(encoder, sym.cpu().numpy(), mean[select].cpu().numpy(),
+            encode_symbols(encoder, y_sym[select].cpu().numpy(), mean[select].cpu().numpy(),
                            scale[select].cpu().numpy(), lo, hi)
-            bits[select] = -torch.log2(gaussian_likelihood(sym, mean[select], scale[select]))
             known = torch.where(select, y_sym, known)
-        return pack_stream(encoder, lo, hi), bits[0].cpu().numpy().astype(np.float32)
+        return pack_stream(encoder, lo, hi), self.bits(y_sym, hyper, temporal)[0].cpu().numpy().astype(np.float32)
 
     def decompress(self, data: bytes, hyper: torch.Tensor, temporal: torch.Tensor | None) -> torch.Tensor:
         """Inverse of :meth:`compress`: the integer latent (1,C,H,W) as a float tensor."""
@@ -142,10 +139,14 @@ class PriorAggregation(nn.Module):
         return known
 
     def bits(self, y_sym: torch.Tensor, hyper: torch.Tensor, temporal: torch.Tensor | None) -> torch.Tensor:
-        """Estimated bits per element with the coding parameters, without writing a stream."""
-        anchors = anchor_mask(*y_sym.shape[-2:], y_sym.device).bool().expand_as(y_sym)
+        """Bits per element (1,C,H,W) under the coding distribution, without writing a stream.
+
+        Anchor parameters do not depend on the known part (their context is zero), so one pass with
+        the anchors known gives the parameters of both passes.
+        """
+        anchors = anchor_mask(*y_sym.shape[-2:], y_sym.device)
         mean, scale = snap_parameters(*self.parameters_for(y_sym * anchors, hyper, temporal))
-        return -torch.log2(gaussian_likelihood(y_sym, mean, scale))
+        return coding_bits(y_sym, mean, scale, *symbol_range(y_sym))
 
 
 __all__ = ["PriorAggregation", "STHAM", "MaskedConv3d", "anchor_mask"]

@@ -1,0 +1,44 @@
+"""Per-frame analysis record: everything the analyzer draws, as plain numpy arrays (docs/api.md)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+
+@dataclass
+class FrameAnalysis:
+    index: int
+    frame_type: str                                   # "I" or "P"
+    temporal_prior: bool
+    height: int
+    width: int
+    reconstruction: np.ndarray | None                 # (H,W,3) uint8
+    original: np.ndarray | None = None                # (H,W,3) uint8, None when decoding
+    prediction: np.ndarray | None = None              # (H,W,3) float32, MS-MCN output (P)
+    residual: np.ndarray | None = None                # (H,W,3) float32, x - x̂p before coding (encoder, P)
+    residual_hat: np.ndarray | None = None            # (H,W,3) float32, decoded residual (P)
+    flows: list[np.ndarray] = field(default_factory=list)          # 5 x (h_s,w_s,2), s=0 finest (P)
+    attention: dict[str, np.ndarray] = field(default_factory=dict)  # "<coder>.<main|hyper>_<enc|dec>" -> (h,w)
+    bit_maps: dict[str, np.ndarray] = field(default_factory=dict)   # "<coder>.<y|z>" -> (C,h,w) bits
+    latents: dict[str, np.ndarray] = field(default_factory=dict)    # "<coder>.<y|z>" -> (C,h,w) int32
+    bits_by_stream: dict[str, int] = field(default_factory=dict)    # actual bits in the file
+    bits_estimated_by_stream: dict[str, float] = field(default_factory=dict)
+    bits: int = 0                                     # whole chunk, framing included
+    bits_estimated: float = 0.0
+    psnr_rgb: float | None = None
+    psnr_y: float | None = None
+    ms_ssim: float | None = None
+
+    def stats(self) -> dict:
+        """The per-frame entry of STATS.json."""
+        return {"index": self.index, "type": self.frame_type, "temporal_prior": self.temporal_prior,
+                "bits": self.bits, "bits_estimated": round(self.bits_estimated, 3),
+                "bits_by_stream": dict(self.bits_by_stream),
+                "bits_estimated_by_stream": {k: round(v, 3) for k, v in self.bits_estimated_by_stream.items()},
+                "psnr_rgb": self.psnr_rgb, "psnr_y": self.psnr_y, "ms_ssim": self.ms_ssim}
+
+    def light(self) -> "FrameAnalysis":
+        """A copy without the images and maps (keeps the numbers and the latents)."""
+        return replace(self, reconstruction=None, original=None, prediction=None, residual=None,
+                       residual_hat=None, flows=[], attention={}, bit_maps={})
