@@ -44,10 +44,17 @@ def symbol_range(symbols: torch.Tensor) -> tuple[int, int]:
 
 
 def coding_bits(symbols: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
-    """-log2 P per element under the coding distribution: the Gaussian truncated to [lo-½, hi+½]
-    and renormalised, as `constriction`'s QuantizedGaussian(lo, hi) defines it, with its probability floor."""
-    mass = _cdf((hi + 0.5 - mean) / scale) - _cdf((lo - 0.5 - mean) / scale)
-    p = gaussian_likelihood(symbols, mean, scale) / mass.clamp_min(LIKELIHOOD_MIN)
+    """-log2 P per element under the coding distribution of `constriction`'s QuantizedGaussian(lo, hi):
+    the tails beyond the alphabet fold into its edge symbols, and no symbol gets less than the
+    coder's probability floor. Computed in float64 on the tail that avoids cancellation."""
+    s, mu, sigma = symbols.double(), mean.double(), scale.double()
+    lower_edge = (s - 0.5 - mu) / sigma
+    upper_edge = (s + 0.5 - mu) / sigma
+    below = torch.where(s <= lo, torch.zeros_like(s), _cdf(lower_edge))     # P(Y < s - ½)
+    above = torch.where(s >= hi, torch.zeros_like(s), _cdf(-upper_edge))    # P(Y > s + ½)
+    left = torch.where(s <= lo, torch.ones_like(s), _cdf(-lower_edge))      # P(Y > s - ½)
+    right = torch.where(s >= hi, torch.ones_like(s), _cdf(upper_edge))      # P(Y < s + ½)
+    p = torch.where(s >= mu, left - above, right - below)
     return -torch.log2(p.clamp(CODER_PROBABILITY_MIN, 1.0))
 
 
