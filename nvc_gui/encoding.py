@@ -47,6 +47,7 @@ class Encoding:
 
     request: CodingRequest
     quality: int = 0                       # rate point (of the header for a bitstream)
+    gop: int = 0                           # GOP length (of the header for a bitstream)
     fps: Fraction = Fraction(25)
     records: list[FrameAnalysis] = field(default_factory=list)
     total_frames: int | None = None
@@ -58,56 +59,53 @@ class Encoding:
     def has_original(self) -> bool:
         return bool(self.records) and self.records[0].original is not None
 
-    def _cost(self, index: int, temporal_prior: bool):
-        """The re-costed motion latents of frame `index`, when they differ from what was coded."""
+    def _toggled_cost(self, index: int, key: str, temporal_prior: bool):
+        """The re-costed motion latent of frame `index` when `temporal_prior` is not the coded setting."""
         record = self.records[index]
-        if record.frame_type == "I" or temporal_prior == record.temporal_prior:
+        if key != "motion.y" or record.frame_type == "I" or temporal_prior == record.temporal_prior:
             return None
         costs = self.motion_costs.get(temporal_prior)
         return costs[index] if costs else None
 
-    def can_show_prior(self, temporal_prior: bool) -> bool:
-        """Whether the bits under `temporal_prior` are known (coded that way, or re-costed)."""
-        return temporal_prior in self.motion_costs or all(
-            r.temporal_prior == temporal_prior or r.frame_type == "I" for r in self.records)
+    def latent_bits(self, index: int, key: str, temporal_prior: bool) -> float | None:
+        """Bits of latent `key` ("<coder>.<y|z>") of frame `index`: those in the file, or the
+        `recost_motion` estimate for the motion latents under the setting that was not coded."""
+        cost = self._toggled_cost(index, key, temporal_prior)
+        return cost.bits_y if cost is not None else self.records[index].bits_by_stream.get(key)
+
+    def bit_map(self, index: int, key: str, temporal_prior: bool) -> np.ndarray | None:
+        """Bits per latent element `(C, h, w)` of latent `key`, None if the frame has no such latent."""
+        cost = self._toggled_cost(index, key, temporal_prior)
+        return cost.bit_map_y if cost is not None else self.records[index].bit_maps.get(key)
 
     def stream_bits(self, index: int, temporal_prior: bool) -> dict[str, float]:
-        """Bits of frame `index` by group of sub-streams (`STREAM_GROUPS`): the file's bits, except the
-        motion latents under a temporal-prior setting other than the coded one (their estimate)."""
+        """Bits of frame `index` by group of sub-streams (`STREAM_GROUPS`, hyper = all z latents)."""
         record = self.records[index]
-        by_stream = dict(record.bits_by_stream)
-        cost = self._cost(index, temporal_prior)
-        if cost is not None:
-            by_stream["motion.y"] = cost.bits_y
         groups = dict.fromkeys(STREAM_GROUPS, 0.0)
-        for key, bits in by_stream.items():
+        for key in record.bits_by_stream:
             coder, latent = key.split(".")
-            groups["hyper" if latent == "z" else coder] += bits
+            groups["hyper" if latent == "z" else coder] += self.latent_bits(index, key, temporal_prior)
         groups["framing"] = record.bits - sum(record.bits_by_stream.values())
         return groups
 
     def frame_bits(self, index: int, temporal_prior: bool) -> float:
-        """Bits of frame `index` in the file (with the motion latents re-costed if toggled)."""
+        """Bits of frame `index` in the file (motion latents re-costed under the other setting)."""
         return sum(self.stream_bits(index, temporal_prior).values())
 
-    def bit_map(self, index: int, key: str, temporal_prior: bool) -> np.ndarray | None:
-        """Bits per latent element `(C, h, w)` of latent `key` ("<coder>.<y|z>"), None if absent."""
-        cost = self._cost(index, temporal_prior) if key == "motion.y" else None
-        if cost is not None:
-            return cost.bit_map_y
-        return self.records[index].bit_maps.get(key)
+    def recosted(self, index: int, temporal_prior: bool):
+        """`recost_motion`'s MotionCost of frame `index` (None: I-frame, or not re-costed yet)."""
+        costs = self.motion_costs.get(temporal_prior)
+        return costs[index] if costs else None
+
+    def bits_saved(self, index: int) -> float | None:
+        """Motion bits the temporal prior saves in frame `index`: estimate without minus with."""
+        off, on = self.recosted(index, False), self.recosted(index, True)
+        return None if off is None or on is None else off.bits_y - on.bits_y
 
     def bits_saved_map(self, index: int) -> np.ndarray | None:
-        """Motion bits saved by the temporal prior per position `(h, w)`: tp off minus tp on."""
-        off, on = self.bit_map(index, "motion.y", False), self.bit_map(index, "motion.y", True)
-        if off is None or not self.can_show_prior(False) or not self.can_show_prior(True):
-            return None
-        return off.sum(axis=0) - on.sum(axis=0)
-
-    def motion_bits(self, temporal_prior: bool) -> list[float | None]:
-        """Bits of the motion latents per frame under `temporal_prior` (None for I-frames)."""
-        return [None if r.frame_type == "I" else self.stream_bits(i, temporal_prior)["motion"]
-                for i, r in enumerate(self.records)]
+        """Motion bits saved per position `(h, w)`: estimate without minus with, summed over channels."""
+        off, on = self.recosted(index, False), self.recosted(index, True)
+        return None if off is None or on is None else off.bit_map_y.sum(axis=0) - on.bit_map_y.sum(axis=0)
 
     def nbytes(self) -> int:
         """Memory held by the records (what the frame cache limits)."""

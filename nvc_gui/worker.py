@@ -3,10 +3,8 @@
 Each `submit` starts a job and supersedes the running one (its `should_stop` turns true, nvc_core
 raises `Cancelled` between two frames). Results reach the GUI thread through queued Qt signals."""
 
-import os
 import tempfile
 import traceback
-import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -17,7 +15,6 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from nvc_core.codec import decode_video, encode_video, recost_motion
 from nvc_core.errors import Cancelled, NVCError
-from nvc_core.video_io import open_video
 from nvc_core.weights import load_model
 from nvc_gui.encoding import BITSTREAM_SUFFIX, CodingRequest
 
@@ -27,9 +24,10 @@ class CodingOutcome:
     """What a finished job hands to the GUI besides the per-frame records already streamed."""
 
     quality: int
+    gop: int
     fps: Fraction
     bitstream: Path
-    temporal_prior: bool                  # the setting the bitstream was coded with
+    temporal_prior: bool                  # the setting the bitstream's P-frames were coded with
     motion_costs: dict[bool, list]        # temporal_prior -> recost_motion(...) of the records
     records: list
 
@@ -45,25 +43,27 @@ class _Job(QRunnable):
         self._body()
 
 
+ModelLoader = Callable[..., torch.nn.Module]   # load_model(weights, device=..., warn=...)
+
+
 class Coder(QObject):
     """Owns the models and the worker thread; emits every job's frames, result or error."""
 
     model_ready = Signal(int)                      # model.num_rates
-    notice = Signal(str)                           # a warning from nvc_core (e.g. random weights)
+    notice = Signal(str)                           # a warning from load_model (e.g. random weights)
     frame_coded = Signal(int, object, int, object)  # job id, FrameAnalysis, done, total (int|None)
     finished = Signal(int, object)                 # job id, CodingOutcome
     failed = Signal(int, str)                      # job id, one-line message
     cancelled = Signal(int)                        # job id
 
-    def __init__(self, parent: QObject | None = None):
+    def __init__(self, parent: QObject | None = None, model_loader: ModelLoader = load_model):
         super().__init__(parent)
+        self._load_model = model_loader
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._models: dict[tuple[str, str], torch.nn.Module] = {}   # used on the worker thread only
         self._current = 0
         self._tempdir = tempfile.TemporaryDirectory(prefix="nvc-gui-")
-        # leave a core to the GUI thread so the event loop stays responsive while the model runs
-        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
 
     def is_current(self, job: int) -> bool:
         return job == self._current
@@ -102,11 +102,7 @@ class Coder(QObject):
             self.cancelled.emit(job)
             return
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                body(job)
-            for warning in caught:
-                self.notice.emit(str(warning.message))
+            body(job)
         except Cancelled:
             self.cancelled.emit(job)
         except NVCError as error:
@@ -118,7 +114,7 @@ class Coder(QObject):
     def _model(self, weights: str, device: str) -> torch.nn.Module:
         key = (weights, device)
         if key not in self._models:
-            self._models[key] = load_model(weights or None, device=device)
+            self._models[key] = self._load_model(weights or None, device=device, warn=self.notice.emit)
         return self._models[key]
 
     def _code(self, job: int, request: CodingRequest) -> CodingOutcome:
@@ -143,10 +139,8 @@ class Coder(QObject):
                                   on_frame=on_frame, should_stop=should_stop)
         header = result.header
         costs = {tp: recost_motion(model, result.records, header.quality, tp) for tp in (True, False)}
-        return CodingOutcome(quality=header.quality, fps=self._fps(request, header), bitstream=bitstream,
-                             temporal_prior=header.temporal_prior, motion_costs=costs,
+        coded_prior = next((r.temporal_prior for r in result.records if r.frame_type == "P"),
+                           request.temporal_prior)
+        return CodingOutcome(quality=header.quality, gop=header.gop, fps=Fraction(header.fps_num, header.fps_den),
+                             bitstream=bitstream, temporal_prior=coded_prior, motion_costs=costs,
                              records=result.records)
-
-    @staticmethod
-    def _fps(request: CodingRequest, header) -> Fraction:
-        return Fraction(header.fps)

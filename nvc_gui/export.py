@@ -1,0 +1,83 @@
+"""Exports: bitstream, screenshots, per-frame statistics (CSV, JSON), decoded video (.y4m)."""
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QWidget
+
+from nvc_core.video_io import VideoWriter
+from nvc_gui.encoding import STREAM_GROUPS, Encoding
+
+
+def copy_bitstream(encoding: Encoding, temporal_prior: bool, destination: Path) -> None:
+    """Copy the .nvc file that nvc_core wrote for these settings (byte for byte what `nvc encode`
+    writes)."""
+    shutil.copyfile(encoding.bitstreams[temporal_prior], destination)
+
+
+def save_rgb_png(image: np.ndarray, destination: Path) -> None:
+    """Write an RGB uint8 `(h, w, 3)` image as PNG at its own resolution."""
+    image = np.ascontiguousarray(image)
+    height, width = image.shape[:2]
+    qimage = QImage(image.data, width, height, 3 * width, QImage.Format.Format_RGB888)
+    if not qimage.save(str(destination), "PNG"):
+        raise OSError(f"cannot write {destination}")
+
+
+def save_widget_png(widget: QWidget, destination: Path) -> None:
+    """Write what `widget` shows (e.g. the whole window) as PNG."""
+    if not widget.grab().save(str(destination), "PNG"):
+        raise OSError(f"cannot write {destination}")
+
+
+def frame_statistics(encoding: Encoding, temporal_prior: bool) -> list[dict]:
+    """One row per frame: nvc_core's numbers, and the bits shown under `temporal_prior`."""
+    rows = []
+    for i, record in enumerate(encoding.records):
+        groups = encoding.stream_bits(i, temporal_prior)
+        on, off = encoding.recosted(i, True), encoding.recosted(i, False)
+        row = {"frame": i, "type": record.frame_type, "coded_temporal_prior": record.temporal_prior,
+               "bits": record.bits, "bits_estimated": record.bits_estimated,
+               "psnr_rgb": record.psnr_rgb, "psnr_y": record.psnr_y, "ms_ssim": record.ms_ssim,
+               "shown_temporal_prior": temporal_prior,
+               "shown_bits": encoding.frame_bits(i, temporal_prior),
+               "motion_bits_tp_on": on.bits_y if on is not None else None,
+               "motion_bits_tp_off": off.bits_y if off is not None else None}
+        row.update({f"shown_bits_{group}": groups[group] for group in STREAM_GROUPS})
+        row.update({f"bits_{key}": bits for key, bits in sorted(record.bits_by_stream.items())})
+        rows.append(row)
+    return rows
+
+
+def write_csv(rows: list[dict], destination: Path) -> None:
+    """Write `rows` as CSV (columns: the union of the rows' keys, in first-seen order)."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    with open(destination, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_json(encoding: Encoding, rows: list[dict], destination: Path) -> None:
+    """Write the clip's settings and `rows` as JSON."""
+    request = encoding.request
+    document = {"source": str(request.source), "quality": encoding.quality, "gop": encoding.gop,
+                "weights": request.weights or "bundled", "fps": str(encoding.fps), "frames": rows}
+    destination.write_text(json.dumps(document, indent=1))
+
+
+def write_video(encoding: Encoding, destination: Path) -> None:
+    """Write the reconstructions as .y4m (or a PNG folder for a path without suffix)."""
+    first = encoding.records[0]
+    writer = VideoWriter(destination, first.width, first.height, encoding.fps)
+    try:
+        for record in encoding.records:
+            writer.write(record.reconstruction)
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()

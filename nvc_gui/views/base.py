@@ -1,0 +1,58 @@
+"""What every panel is given to draw: one frame of one coded clip, under one temporal-prior setting."""
+
+from dataclasses import dataclass
+
+from PySide6.QtWidgets import QComboBox
+
+from nvc_core.analysis import FrameAnalysis
+from nvc_gui.encoding import Encoding
+
+
+@dataclass(frozen=True)
+class FrameContext:
+    """Frame `index` of `encoding`, with the motion bits shown for `temporal_prior`."""
+
+    encoding: Encoding
+    index: int
+    temporal_prior: bool
+
+    @property
+    def record(self) -> FrameAnalysis:
+        return self.encoding.records[self.index]
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """(height, width) of the frame: the rectangle every image is drawn over."""
+        return self.record.height, self.record.width
+
+
+CODER_ORDER = ("intra", "motion", "residual")
+
+
+class KeyChooser(QComboBox):
+    """A choice among the keys "<coder>.<name>" of the current frame that remembers what the user
+    picked: on a frame without that key (an I-frame has no motion coder) it shows the same <name>
+    of another coder, and returns to the user's pick when a frame has it again."""
+
+    def __init__(self, preferred: str):
+        super().__init__()
+        self._wanted = preferred
+        self.activated.connect(lambda i: setattr(self, "_wanted", self.itemText(i)))
+
+    def offer(self, keys: list[str], extra: tuple[str, ...] = ()) -> None:
+        """Offer `keys` (sorted by coder, then name) followed by `extra` choices."""
+        items = sorted(keys, key=lambda k: (_coder_rank(k), k)) + list(extra)
+        suffix = self._wanted.partition(".")[2]
+        similar = [k for k in items if k.partition(".")[2] == suffix]
+        chosen = self._wanted if self._wanted in items else (similar or items or [""])[0]
+        self.blockSignals(True)
+        if [self.itemText(i) for i in range(self.count())] != items:
+            self.clear()
+            self.addItems(items)
+        self.setCurrentText(chosen)
+        self.blockSignals(False)
+
+
+def _coder_rank(key: str) -> int:
+    coder = key.partition(".")[0].split()[-1]    # "bits motion.y" -> "motion"
+    return CODER_ORDER.index(coder) if coder in CODER_ORDER else len(CODER_ORDER)

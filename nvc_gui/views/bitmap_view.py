@@ -1,0 +1,84 @@
+"""Bit maps of the latents: bits per spatial position of one latent ("<coder>.<y|z>"), summed over
+channels or for one channel, alone or over the frame; and, for the motion latents, the bits the
+temporal prior saves (re-costed without it minus with it)."""
+
+import numpy as np
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QSpinBox, QVBoxLayout, QWidget
+
+from nvc_gui.views.base import FrameContext, KeyChooser
+from nvc_gui.views.image_view import ImageView
+
+BITS_SAVED = "bits saved by temporal prior (motion.y)"
+ALL_CHANNELS = -1
+
+
+class BitMapView(QWidget):
+    """Bit map of the chosen latent (or of the temporal prior's saving) for the current frame."""
+
+    def __init__(self):
+        super().__init__()
+        self.latent = KeyChooser("motion.y")
+        self.channel = QSpinBox()
+        self.channel.setMinimum(ALL_CHANNELS)
+        self.channel.setSpecialValueText("Σ channels")
+        self.channel.setPrefix("channel ")
+        self.channel.setValue(ALL_CHANNELS)
+        self.overlay = QCheckBox("over frame")
+        self.image = ImageView("Bits per latent element", colormap="inferno")
+        controls = QHBoxLayout()
+        controls.addWidget(self.latent, stretch=1)
+        controls.addWidget(self.channel)
+        controls.addWidget(self.overlay)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        layout.addWidget(self.image, stretch=1)
+        self._context: FrameContext | None = None
+        self.latent.currentTextChanged.connect(self._redraw)
+        self.channel.valueChanged.connect(self._redraw)
+        self.overlay.toggled.connect(self._redraw)
+
+    def image_views(self) -> list[ImageView]:
+        return [self.image]
+
+    def show_frame(self, context: FrameContext) -> None:
+        self._context = context
+        keys = list(context.record.bit_maps)
+        self.latent.offer(keys, (BITS_SAVED,) if "motion.y" in keys else ())
+        self._redraw()
+
+    def _redraw(self) -> None:
+        context = self._context
+        if context is None:
+            return
+        key = self.latent.currentText()
+        record = context.record
+        underlay = record.reconstruction if self.overlay.isChecked() else None
+        opacity = 0.6 if self.overlay.isChecked() else 1.0
+        if key == BITS_SAVED:
+            saved = context.encoding.bits_saved_map(context.index)
+            self.channel.setEnabled(False)
+            if saved is None:
+                self.image.clear("no motion latents in this frame, or not re-costed yet")
+                return
+            bound = max(float(np.abs(saved).max()), 1e-3)
+            total = context.encoding.bits_saved(context.index)
+            self.image.set_title(f"motion bits saved by the temporal prior: {total:.0f} "
+                                 "(recost_motion: without − with)")
+            self.image.set_scalar(saved, context.frame_size, levels=(-bound, bound), unit="bits",
+                                  colormap="CET-D1", underlay=underlay, opacity=opacity)
+            return
+        bits = context.encoding.bit_map(context.index, key, context.temporal_prior)
+        self.channel.setEnabled(True)
+        if bits is None:
+            self.image.clear(f"no {key or 'latent'} in this {record.frame_type}-frame")
+            return
+        self.channel.setMaximum(bits.shape[0] - 1)
+        channel = self.channel.value()
+        shown = bits.sum(axis=0) if channel == ALL_CHANNELS else bits[channel]
+        what = "Σ channels" if channel == ALL_CHANNELS else f"channel {channel}"
+        total = context.encoding.latent_bits(context.index, key, context.temporal_prior)
+        self.image.set_title(f"{key} ({'x'.join(map(str, bits.shape))}), {what}; {total:.0f} bits, "
+                             f"temporal prior {'on' if context.temporal_prior else 'off'}")
+        self.image.set_scalar(shown, context.frame_size, levels=(0.0, max(float(shown.max()), 1e-3)),
+                              unit="bits", colormap="inferno", underlay=underlay, opacity=opacity)
