@@ -1,0 +1,54 @@
+"""Shared fixtures: small generated clips and fast models (random weights, no training needed)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nvc_core.video_io import VideoWriter
+from nvc_core.weights import load_model, weights_identifier
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def moving_frames(width: int, height: int, count: int, seed: int = 0) -> list[np.ndarray]:
+    """A textured pattern panning right two pixels a frame, plus noise: real motion, real texture."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width + 2 * count]
+    base = np.stack([128 + 80 * np.sin(xx / 5.0 + c) * np.cos(yy / 7.0 - c) for c in range(3)], -1)
+    base = base + rng.normal(0, 12, base.shape)
+    return [np.clip(base[:, 2 * i:2 * i + width], 0, 255).astype(np.uint8) for i in range(count)]
+
+
+def write_clip(path: Path, frames: list[np.ndarray]) -> Path:
+    h, w = frames[0].shape[:2]
+    with VideoWriter(path, w, h) as writer:
+        for f in frames:
+            writer.write(f)
+    return path
+
+
+@pytest.fixture(scope="session")
+def random_model():
+    return load_model("random")
+
+
+@pytest.fixture(scope="session")
+def lively_model():
+    """Random weights with the latent gains raised so that latents are non-zero (random encoders
+    output tiny values): every code path, the temporal prior included, then carries real symbols."""
+    model = load_model("random")
+    with torch.no_grad():
+        for coder in (model.intra, model.motion, model.residual):
+            coder.log_gain += math.log(32.0)
+    model.weights_id = weights_identifier(model)
+    return model
+
+
+@pytest.fixture(scope="session")
+def small_clip(tmp_path_factory) -> Path:
+    """100x75 (odd size, not a multiple of 64), 4 frames, .y4m."""
+    return write_clip(tmp_path_factory.mktemp("clip") / "moving.y4m", moving_frames(100, 75, 4))
