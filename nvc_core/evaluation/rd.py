@@ -19,6 +19,9 @@ from nvc_core.metrics import ms_ssim, psnr, psnr_y
 METRICS = ("psnr_rgb", "psnr_y", "ms_ssim")
 
 
+_CODEC_SPECIFIC = ("quality", "crf", "decode_matches", "frames")
+
+
 @dataclass
 class RDPoint:
     """A coded clip at one setting: ``quality`` (ours) or ``crf`` (anchors)."""
@@ -29,7 +32,7 @@ class RDPoint:
     psnr_y: float | None
     ms_ssim: float | None
     encode_s: float
-    decode_s: float
+    decode_s: float | None  # None: the decoder refused the bitstream
     quality: int | None = None
     crf: int | None = None
     decode_matches: bool | None = None  # ours: decoder output == encoder reconstruction
@@ -37,7 +40,7 @@ class RDPoint:
 
     def to_dict(self) -> dict:
         """JSON-ready dict without the fields that do not apply to this codec."""
-        return {k: v for k, v in asdict(self).items() if v is not None or k in METRICS}
+        return {k: v for k, v in asdict(self).items() if v is not None or k not in _CODEC_SPECIFIC}
 
 
 def bits_per_pixel(nbytes: int, width: int, height: int, frames: int) -> float:
