@@ -1,0 +1,151 @@
+"""The progressive training of NVC (Sec. III-D2, III-E, III-F) as named stages.
+
+| stage               | paper                         | trains                 | loss per P-frame                       |
+|---------------------|-------------------------------|------------------------|----------------------------------------|
+| `intra`             | neuro-Intra per λ (III-F)     | intra                  | λ·255²·MSE + R_intra                   |
+| `motion-pretrain`   | Step 0, eq. (3)-(4)           | motion                 | Σ_s α_s·D1(warp(X̂^s_{t-1}, f^s), X^s_t) |
+| `motion-rate`       | Step 1                        | motion (+ TUM, STHAM)  | λ·255²·eq.(3) + R_motion               |
+| `mcn-pretrain`      | Step 2                        | MS-MCN                 | eq. (3), X̂p_t at s = 0                 |
+| `motion-joint`      | Step 3                        | motion, MS-MCN         | λ·255²·eq.(3) with X̂p_t + R_motion     |
+| `residual-pretrain` | eq. (8)                       | residual               | λ·255²·MSE(X̂p_t + r̂_t) + R_residual    |
+| `inter-joint`       | III-F, joint refinement       | motion, MS-MCN, res.   | λ·255²·MSE + R_motion + R_residual     |
+| `multiframe`        | III-F, groups of 4 frames     | motion, MS-MCN, res.   | same, summed over the 3 P-frames       |
+
+λ is that of a rate index drawn per sample, so the per-rate gains (variable rate from one set of
+weights) are learned; for P-frames λ_inter = λ_intra · ``inter_lambda_ratio`` (1/4 by default).
+Everything a stage does not train is frozen and runs in eval mode (plain rounding): e.g. the intra
+coder produces the reference frames exactly as the decoder would.
+
+References of the P-frames (``Stage.reference``):
+  * ``raw``       the previous source frame X_{t-1} (Steps 0-2: motion learned on clean references),
+  * ``intra``     the intra-coded reconstruction of X_{t-1} at the same rate (Step 3 on, as the paper),
+  * ``recursive`` X̂_1 = intra(X_1), then each P-frame's own reconstruction (multi-frame training).
+Clips of 3 frames code 2 P-frames so that the TUM (temporal prior, eq. 7) sees a state; the temporal
+prior is dropped per sample with probability ``temporal_drop`` (0.5 by default), so one motion
+entropy model works with and without it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from nvc_core.layers import backward_warp
+from nvc_core.models.nvc import NVC
+from nvc_core.train.losses import bpp, mse, warping_loss
+
+MOTION_RATE = ("motion.y", "motion.z")
+RESIDUAL_RATE = ("residual.y", "residual.z")
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    trains: tuple[str, ...]       # NVC submodules with gradients
+    frames: int                   # frames per training sample (1: images)
+    reference: str = "raw"        # raw | intra | recursive
+    predict: str = "warp"         # warp (f^0 warping) | mcn (MS-MCN) | residual (whole P-frame)
+    rate: tuple[str, ...] = ()    # likelihoods in R; empty: distortion only (pretraining)
+
+
+STAGES = {s.name: s for s in [
+    Stage("intra", ("intra",), 1),
+    Stage("motion-pretrain", ("motion",), 2),
+    Stage("motion-rate", ("motion",), 3, rate=MOTION_RATE),
+    Stage("mcn-pretrain", ("mcn",), 2, predict="mcn"),
+    Stage("motion-joint", ("motion", "mcn"), 3, "intra", "mcn", MOTION_RATE),
+    Stage("residual-pretrain", ("residual",), 2, "intra", "residual", RESIDUAL_RATE),
+    Stage("inter-joint", ("motion", "mcn", "residual"), 3, "intra", "residual", MOTION_RATE + RESIDUAL_RATE),
+    Stage("multiframe", ("motion", "mcn", "residual"), 4, "recursive", "residual", MOTION_RATE + RESIDUAL_RATE),
+]}
+ORDER = list(STAGES)
+SUBMODULES = ("intra", "motion", "mcn", "residual")
+
+
+@dataclass
+class StepTerms:
+    """Per-sample (B,) terms of one training step, summed over its P-frames."""
+    loss: torch.Tensor
+    bpp: torch.Tensor
+    mse: torch.Tensor
+
+
+def prepare(model: NVC, stage: Stage) -> list[torch.nn.Parameter]:
+    """Freeze (eval mode, no gradients) what the stage does not train; return what it trains."""
+    model.train()
+    params = []
+    for name in SUBMODULES:
+        module = getattr(model, name)
+        trained = name in stage.trains
+        module.train(trained)
+        for p in module.parameters():
+            p.requires_grad_(trained)
+        params += list(module.parameters()) if trained else []
+    return params
+
+
+def intra_step(model: NVC, x: torch.Tensor, q: torch.Tensor, lam: torch.Tensor) -> StepTerms:
+    """L = λ·255²·MSE(X̂, X) + R (eq. 1), x (B,3,H,W)."""
+    out = model.forward_intra(x, q)
+    d = mse(out.decoded, x)
+    rate = bpp(out.likelihoods, ("y", "z"), x.shape[-2] * x.shape[-1])
+    return StepTerms(lam * 255 ** 2 * d + rate, rate, d)
+
+
+def pframe(model: NVC, stage: Stage, ref: torch.Tensor, cur: torch.Tensor, q: torch.Tensor,
+           lam: torch.Tensor, state, temporal: torch.Tensor, alpha: float):
+    """One P-frame of a stage: (StepTerms, reconstruction or prediction, new TUM state)."""
+    if stage.predict == "residual":
+        out = model.forward_inter(ref, cur, q, state, temporal)
+        recon, likelihoods, state = out.x_hat, out.likelihoods, out.state
+        distortion = mse(recon, cur)
+    else:  # motion stages: neuro-Motion (+ MS-MCN) only, no residual coding
+        motion = model.motion(torch.cat([ref, cur], 1), q, model.motion.temporal_prior(state, temporal))
+        flows = motion.decoded                                            # MCFs f^0..f^4
+        recon = model.mcn(ref, flows) if stage.predict == "mcn" else backward_warp(ref, flows[0])
+        likelihoods = {"motion.y": motion.likelihoods["y"], "motion.z": motion.likelihoods["z"]}
+        state = model.motion.update_state(motion.y_hat, state)
+        distortion = warping_loss(ref, cur, flows, recon if stage.predict == "mcn" else None, alpha)
+    pixels = cur.shape[-2] * cur.shape[-1]
+    loss = lam * 255 ** 2 * distortion + bpp(likelihoods, stage.rate, pixels) if stage.rate else distortion
+    return StepTerms(loss, bpp(likelihoods, tuple(likelihoods), pixels), mse(recon, cur)), recon, state
+
+
+@torch.no_grad()
+def intra_reference(model: NVC, x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """X̂ of the frozen neuro-Intra (eval mode: rounding, as decoded)."""
+    return model.forward_intra(x, q).decoded.clamp(0, 1)
+
+
+def reference(model: NVC, stage: Stage, frame: torch.Tensor, q: torch.Tensor,
+              recon: torch.Tensor | None = None) -> torch.Tensor:
+    """Reference for the next P-frame: the frame itself, its intra coding, or the P reconstruction."""
+    if stage.reference == "raw":
+        return frame
+    if stage.reference == "intra" or recon is None:
+        return intra_reference(model, frame, q)
+    return recon.clamp(0, 1)
+
+
+def inter_step(model: NVC, stage: Stage, clip: torch.Tensor, q: torch.Tensor, lam: torch.Tensor,
+               temporal_drop: float, alpha: float) -> StepTerms:
+    """Code clip (B,T,3,H,W) as [reference, P, P, ...]; terms summed over the P-frames."""
+    frames = clip.unbind(1)
+    ref = reference(model, stage, frames[0], q)
+    state, total = None, None
+    for t in range(1, len(frames)):
+        temporal = (torch.rand(clip.shape[0], device=clip.device) >= temporal_drop).float()
+        terms, recon, state = pframe(model, stage, ref, frames[t], q, lam, state, temporal, alpha)
+        total = terms if total is None else StepTerms(total.loss + terms.loss, total.bpp + terms.bpp,
+                                                      total.mse + terms.mse)
+        ref = reference(model, stage, frames[t], q, recon)
+    p_frames = len(frames) - 1
+    return StepTerms(total.loss, total.bpp / p_frames, total.mse / p_frames)
+
+
+def train_step(model: NVC, stage: Stage, batch: torch.Tensor, q: torch.Tensor, lambdas: torch.Tensor,
+               inter_lambda_ratio: float, temporal_drop: float, alpha: float) -> StepTerms:
+    """Per-sample terms of one step of ``stage`` on ``batch`` (B,T,3,H,W) at rate indices q (B,)."""
+    if stage.name == "intra":
+        return intra_step(model, batch[:, 0], q, lambdas[q])
+    return inter_step(model, stage, batch, q, lambdas[q] * inter_lambda_ratio, temporal_drop, alpha)
