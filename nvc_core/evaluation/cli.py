@@ -60,6 +60,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--temporal-prior", type=_temporal_prior, default=[True], metavar="on|off|on,off",
                    help="our codec with the temporal prior on, off, or both (default: on)")
     p.add_argument("--weights", default=None, help="weights .pt, or 'random' (default: bundled weights)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (our codec only)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     p.set_defaults(func=run_eval)
     return p
@@ -72,7 +73,7 @@ def run_eval(args: argparse.Namespace) -> int:
     settings = EvalSettings(clips=args.clips or default_clips(), out=args.out, qualities=args.qualities,
                             gop=args.gop, frames=args.frames, anchors=args.anchors, crfs=args.crf,
                             intra_only=args.intra_only, temporal_prior=args.temporal_prior,
-                            weights=args.weights)
+                            weights=args.weights, device=args.device)
     results = evaluate(settings)
     print(report.format_table(results["bd_rate"]))
     print(f"results: {args.out / 'results.json'}, plots: {args.out}/rd_<clip>.png")

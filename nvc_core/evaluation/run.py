@@ -61,6 +61,7 @@ class EvalSettings:
     intra_only: bool = False
     temporal_prior: list[bool] = field(default_factory=lambda: [True])
     weights: str | None = None
+    device: str = "cpu"
 
     def variants(self) -> list[Variant]:
         """Our curves; the first is the one compared against all others."""
@@ -129,6 +130,7 @@ def _settings_record(s: EvalSettings, model, qualities: list[int], anchor_codecs
     return {
         "frames": s.frames, "gop": s.gop, "qualities": qualities, "variants": [v.name for v in s.variants()],
         "weights": s.weights, "weights_id": model.weights_id.hex(), "num_rates": model.num_rates,
+        "device": s.device,
         "anchors": anchor_codecs, "crfs": s.crfs if anchor_codecs else [], "anchor_preset": anchors.PRESET,
         "ffmpeg": _ffmpeg_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
         "machine": f"{platform.machine()}, {platform.processor() or 'unknown cpu'}",
@@ -149,11 +151,43 @@ def _point_line(clip: str, codec: str, p: RDPoint) -> str:
             f"MS-SSIM {msssim}, enc {p.encode_s:.1f}s dec {dec}")
 
 
+def _evaluate_clip(clip: Path, s: EvalSettings, model, qualities: list[int], anchor_codecs: list[str]) -> dict:
+    """All curves of one clip: the ``clips[<name>]`` entry of results.json."""
+    name = clip_name(clip)
+    clip_dir = s.out / name
+    clip_dir.mkdir(exist_ok=True)
+    frames, fps = anchors.load_frames(clip, s.frames)
+    if not frames:
+        raise NVCError(f"{clip}: no frames")
+    codecs: dict[str, list[RDPoint]] = {}
+    errors: list[str] = []
+    for variant in s.variants():
+        codecs[variant.name] = []
+        for q in qualities:
+            codecs[variant.name].append(code_ours(clip, clip_dir, model, variant, q, s.gop, len(frames)))
+            _log(_point_line(name, variant.name, codecs[variant.name][-1]))
+    for codec in anchor_codecs:
+        try:
+            codecs.update(anchors.sweep(frames, fps, [codec], s.crfs, s.gop, clip_dir))
+        except anchors.AnchorError as exc:
+            errors.append(str(exc))
+            _log(f"  {name} {codec}: failed: {exc}")
+            continue
+        for p in codecs[codec]:
+            _log(_point_line(name, codec, p))
+    h, w = frames[0].shape[:2]
+    return {"width": w, "height": h, "frames": len(frames), "errors": errors,
+            "codecs": {c: [p.to_dict() for p in pts] for c, pts in codecs.items()}}
+
+
 def evaluate(s: EvalSettings) -> dict:
-    """Run the whole evaluation; write results.json and the plots into ``s.out``; return the results."""
+    """Run the whole evaluation; write results.json and the plots into ``s.out``; return the results.
+
+    results.json is rewritten after every clip, so an interrupted run keeps the clips already done.
+    """
     if not s.clips:
         raise NVCError(f"no clips given and no default evaluation clips found in {DEFAULT_CLIP_DIR}")
-    model = load_model(s.weights)
+    model = load_model(s.weights, device=s.device)
     qualities = s.qualities if s.qualities is not None else list(range(model.num_rates))
     bad = [q for q in qualities if not 0 <= q < model.num_rates]
     if bad:
@@ -167,33 +201,9 @@ def evaluate(s: EvalSettings) -> dict:
          f"qualities {qualities}, variants {[v.name for v in s.variants()]}, anchors {anchor_codecs or 'none'}")
     results = {"settings": _settings_record(s, model, qualities, anchor_codecs), "clips": {}}
     for clip in s.clips:
-        name = clip_name(clip)
-        clip_dir = s.out / name
-        clip_dir.mkdir(exist_ok=True)
-        frames, fps = anchors.load_frames(clip, s.frames)
-        if not frames:
-            raise NVCError(f"{clip}: no frames")
-        codecs: dict[str, list[RDPoint]] = {}
-        errors: list[str] = []
-        for variant in s.variants():
-            codecs[variant.name] = []
-            for q in qualities:
-                codecs[variant.name].append(code_ours(clip, clip_dir, model, variant, q, s.gop, len(frames)))
-                _log(_point_line(name, variant.name, codecs[variant.name][-1]))
-        if anchor_codecs:
-            try:
-                codecs.update(anchors.sweep(frames, fps, anchor_codecs, s.crfs, s.gop, clip_dir))
-            except anchors.AnchorError as exc:
-                errors.append(str(exc))
-                _log(f"  {name}: anchors failed: {exc}")
-            for codec in anchor_codecs:
-                for p in codecs.get(codec, []):
-                    _log(_point_line(name, codec, p))
-        h, w = frames[0].shape[:2]
-        entry = {"width": w, "height": h, "frames": len(frames), "errors": errors,
-                 "codecs": {c: [p.to_dict() for p in pts] for c, pts in codecs.items()}}
-        results["clips"][name] = entry
-        report.plot_rd(name, entry["codecs"], s.out / f"rd_{name}.png")
-    results["bd_rate"] = report.bd_rates(results["clips"], test=s.variants()[0].name)
-    (s.out / "results.json").write_text(json.dumps(results, indent=1))
+        entry = _evaluate_clip(clip, s, model, qualities, anchor_codecs)
+        results["clips"][clip_name(clip)] = entry
+        report.plot_rd(clip_name(clip), entry["codecs"], s.out / f"rd_{clip_name(clip)}.png")
+        results["bd_rate"] = report.bd_rates(results["clips"], test=s.variants()[0].name)
+        (s.out / "results.json").write_text(json.dumps(results, indent=1))
     return results
