@@ -51,6 +51,7 @@ class FactorizedPrior(nn.Module):
         p = (torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower)).abs()
         return p.clamp_min(LIKELIHOOD_MIN).reshape(c, b, h, w).permute(1, 0, 2, 3)
 
+    @torch.no_grad()
     def pmf_table(self) -> np.ndarray:
         """(C, 2*Z_RANGE+1) float64 probabilities of the symbols -Z_RANGE..Z_RANGE, per channel."""
         c = self.matrices[0].shape[0]
@@ -59,6 +60,7 @@ class FactorizedPrior(nn.Module):
         table = lik[0, :, 0].double().cpu().numpy()
         return table / table.sum(axis=1, keepdims=True)
 
+    @torch.no_grad()
     def encode(self, z_sym: torch.Tensor, table: np.ndarray) -> tuple[bytes, np.ndarray]:
         """Code integer ``z_sym`` (1,C,H,W) in [-Z_RANGE, Z_RANGE]; returns bytes and bits per element."""
         symbols, probs = self._flatten(z_sym, table)

@@ -110,6 +110,7 @@ class PriorAggregation(nn.Module):
         return gaussian_likelihood(y_hat, mean, scale)
 
     # -- coding -------------------------------------------------------------------------------
+    @torch.no_grad()
     def compress(self, y_sym: torch.Tensor, hyper: torch.Tensor, temporal: torch.Tensor | None
                  ) -> tuple[bytes, np.ndarray]:
         """Code integer ``y_sym`` (1,C,H,W) in two checkerboard passes; returns bytes, bits (C,H,W)."""
@@ -124,6 +125,7 @@ class PriorAggregation(nn.Module):
             known = torch.where(select, y_sym, known)
         return pack_stream(encoder, lo, hi), self.bits(y_sym, hyper, temporal)[0].cpu().numpy().astype(np.float32)
 
+    @torch.no_grad()
     def decompress(self, data: bytes, hyper: torch.Tensor, temporal: torch.Tensor | None) -> torch.Tensor:
         """Inverse of :meth:`compress`: the integer latent (1,C,H,W) as a float tensor."""
         decoder, lo, hi = open_stream(data)
@@ -138,6 +140,7 @@ class PriorAggregation(nn.Module):
             known[select] = torch.from_numpy(sym.astype(np.float32)).to(known.device)
         return known
 
+    @torch.no_grad()
     def bits(self, y_sym: torch.Tensor, hyper: torch.Tensor, temporal: torch.Tensor | None) -> torch.Tensor:
         """Bits per element (1,C,H,W) under the coding distribution, without writing a stream.
 

@@ -128,6 +128,7 @@ class VAECoder(nn.Module):
         return CoderOutput(decoded, y_hat, likelihoods)
 
     # -- coding (batch of one) --------------------------------------------------------------------
+    @torch.no_grad()
     def compress(self, x: torch.Tensor, q: int, temporal: torch.Tensor | None = None) -> CodedLatents:
         y = self.em(x) * self._gain(self.log_gain, q)
         y_sym = torch.round(y).clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT)
@@ -142,6 +143,7 @@ class VAECoder(nn.Module):
             bit_maps={"z": z_bits, "y": y_bits}, decoded=decoded, y_hat=y_sym,
             attention={**_attention(encoder_masks), **self.decoder_attention()})
 
+    @torch.no_grad()
     def decompress(self, streams: dict[str, bytes], latent_hw: tuple[int, int], q: int,
                    temporal: torch.Tensor | None = None, device: torch.device | str = "cpu") -> CodedLatents:
         h, w = latent_hw

@@ -1,0 +1,62 @@
+"""Network components: shapes, warping, quantization, attention masks, variable-rate gains."""
+from __future__ import annotations
+
+import torch
+
+from nvc_core.layers import NLAM, backward_warp
+from nvc_core.models import NVC, NVCConfig
+from nvc_core.quantization import quantize
+
+TINY = NVCConfig(channels=8, latent_channels=8, blocks=1, mcn_channels=4, lambdas=(0.01, 0.02, 0.04))
+
+
+def test_backward_warp_integer_shift():
+    x = torch.arange(2 * 6 * 7, dtype=torch.float32).view(1, 2, 6, 7)
+    flow = torch.zeros(1, 2, 6, 7)
+    flow[:, 0] = 1.0                                   # sample one pixel to the right
+    out = backward_warp(x, flow)
+    assert torch.allclose(out[..., :-1], x[..., 1:])
+    assert torch.allclose(backward_warp(x, torch.zeros_like(flow)), x)
+
+
+def test_universal_quantization():
+    x = torch.randn(1000, requires_grad=True)
+    q = quantize(x, training=True)
+    assert (q - x).abs().max() <= 1.0
+    q.sum().backward()
+    assert torch.equal(x.grad, torch.ones_like(x))
+    assert torch.equal(quantize(x, training=False), torch.round(x))
+
+
+def test_nlam_mask_is_kept_and_bounded():
+    nlam = NLAM(6, blocks=1)
+    out = nlam(torch.randn(2, 6, 4, 5))
+    assert out.shape == (2, 6, 4, 5)
+    assert nlam.last_mask.shape == (2, 6, 4, 5) and 0 <= nlam.last_mask.min() and nlam.last_mask.max() <= 1
+
+
+def test_training_passes_shapes_and_per_sample_rates():
+    torch.manual_seed(0)
+    model = NVC(TINY).train()
+    x = torch.rand(2, 3, 64, 64)
+    q = torch.tensor([0, 2])
+    intra = model.forward_intra(x, q)
+    assert intra.decoded.shape == x.shape
+    assert intra.likelihoods["y"].shape == (2, 8, 4, 4) and intra.likelihoods["z"].shape == (2, 8, 1, 1)
+    inter = model.forward_inter(x, torch.rand_like(x), q, None, torch.tensor([True, False]))
+    assert [f.shape[-2:] for f in inter.flows] == [(64, 64), (32, 32), (16, 16), (8, 8), (4, 4)]
+    assert inter.x_hat.shape == x.shape and inter.state[0].shape == (2, 16, 4, 4)
+    loss = sum(-torch.log2(v).sum() for v in inter.likelihoods.values()) + (inter.x_hat - x).pow(2).sum()
+    loss.backward()
+    assert model.motion.em.net[0].weight.grad is not None and model.mcn.embed.weight.grad is not None
+
+
+def test_zero_flow_prediction_starts_from_the_reference():
+    torch.manual_seed(0)
+    model = NVC(TINY).eval()
+    ref = torch.rand(1, 3, 64, 64)
+    flows = [torch.zeros(1, 2, 64 // 2 ** s, 64 // 2 ** s) for s in range(5)]
+    with torch.no_grad():
+        for p in model.mcn.fusion[-1].parameters():
+            p.zero_()
+        assert torch.allclose(model.mcn(ref, flows), ref, atol=1e-5)
