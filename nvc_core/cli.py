@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(func=cmd_info)
 
     from nvc_core.evaluation.cli import add_parser as add_eval
+    from nvc_core.train.cli import add_parser as add_train
+    add_train(sub)
     add_eval(sub)
     return parser
 
