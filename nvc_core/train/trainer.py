@@ -181,6 +181,7 @@ def train_stage(model: NVC, stage: Stage, s: dict, data: Data, out: Path, log: L
     optimizer = torch.optim.Adam(params, lr=s["lr"])
     data_rng = np.random.default_rng([seed, procs.rank, ORDER.index(stage.name)])
     step, elapsed = 0, 0.0
+    torch.manual_seed(seed + ORDER.index(stage.name))     # a stage's run depends only on its start
     if resume is not None:
         optimizer.load_state_dict(resume["optimizer"])
         step, elapsed = resume["step"], resume["elapsed"]
