@@ -24,6 +24,9 @@ The worker codes ``frames`` frames with one GOP (an I-frame, then P-frames) fram
 
    On CUDA the instrumented pass synchronises at every category change, so its module times add up
    to its wall time; the plain pass is the one to quote for speed.
+
+Wall-clock times depend on what else runs on the machine: the output records the 1-minute load
+average before and after the run next to ``os.cpu_count()``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import argparse
 import functools
 import io
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -234,6 +238,7 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.sizes, devices[0], args.frames, args.quality, args.weights)))
         return
+    load_before = os.getloadavg()[0]
     results = []
     for device in devices:
         for size in args.sizes.split(","):
@@ -242,7 +247,8 @@ def main() -> None:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         meta = {"machine": f"{platform.machine()} {platform.processor()}", "torch": torch.__version__,
-                "python": platform.python_version()}
+                "python": platform.python_version(), "cpu_count": os.cpu_count(),
+                "loadavg_1min_before": load_before, "loadavg_1min_after": os.getloadavg()[0]}
         args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=1))
 
 

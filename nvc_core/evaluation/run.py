@@ -9,8 +9,8 @@ codec; ``rd_<clip>.png`` plots the curves; the BD-rate table compares our main v
 other curve (see ``nvc_core.evaluation.report``).
 
 Timings are wall-clock seconds of the whole call: for our codec ``encode_s`` includes reading the
-source and the per-frame metrics the encoder computes, ``decode_s`` includes writing nothing (the
-decoded frames stay in memory).
+source and the per-frame metrics the encoder computes; ``decode_s`` writes no video (the decoded
+frames stay in memory).
 """
 
 from __future__ import annotations
@@ -80,13 +80,6 @@ def clip_name(path: Path) -> str:
     return path.stem if path.is_file() else path.name
 
 
-def _frame_record(r) -> dict:
-    """The per-frame fields of a FrameAnalysis kept in results.json."""
-    return {"index": r.index, "type": r.frame_type, "temporal_prior": r.temporal_prior, "bits": r.bits,
-            "bits_estimated": r.bits_estimated, "bits_by_stream": dict(r.bits_by_stream),
-            "psnr_rgb": r.psnr_rgb, "psnr_y": r.psnr_y, "ms_ssim": r.ms_ssim}
-
-
 def code_ours(clip: Path, out_dir: Path, model, variant: Variant, quality: int, gop: int,
               frames: int) -> RDPoint:
     """Encode one clip at one quality into a real bitstream, decode it, check and measure it.
@@ -111,7 +104,7 @@ def code_ours(clip: Path, out_dir: Path, model, variant: Variant, quality: int, 
     except BitstreamError as exc:
         _log(f"  {stream}: {exc}")
         decode_s = None
-    per_frame = [_frame_record(r) for r in enc.records]
+    per_frame = [r.stats() for r in enc.records]  # FrameAnalysis.stats(): the STATS.json entry
     h, w = recons[0].shape[:2]
     return RDPoint(bytes=enc.file_bytes, bpp=bits_per_pixel(enc.file_bytes, w, h, len(per_frame)),
                    encode_s=encode_s, decode_s=decode_s, quality=quality,
