@@ -116,6 +116,7 @@ class VideoEncoder(_Coder):
         self.temporal_prior = temporal_prior
         self.matrix = matrix
 
+    @torch.no_grad()
     def encode_frame(self, rgb: np.ndarray) -> tuple[bytes, FrameAnalysis]:
         if rgb.shape != (self.height, self.width, 3) or rgb.dtype != np.uint8:
             raise VideoError(f"frame {self.index} is {rgb.shape} {rgb.dtype}, expected "
@@ -157,6 +158,7 @@ class VideoDecoder(_Coder):
                                  f"loaded {model.weights_id.hex()}); pass the same --weights")
         super().__init__(model, header.width, header.height, header.quality, header.gop)
 
+    @torch.no_grad()
     def decode_frame(self, chunk: FrameChunk) -> tuple[np.ndarray, FrameAnalysis]:
         expected = self._frame_type()
         if chunk.frame_type != expected:
@@ -300,6 +302,7 @@ class MotionCost:
     bit_map_y: np.ndarray          # (C,h,w) bits per motion-feature element
 
 
+@torch.no_grad()
 def recost_motion(model: NVC, records: list[FrameAnalysis], quality: int, temporal_prior: bool
                   ) -> list[MotionCost | None]:
     """Estimated motion-feature bits of every P-frame with the temporal prior on or off.

@@ -21,4 +21,3 @@ def set_torch_env(threads: int | None = None) -> None:
     if hasattr(torch.backends, "cuda"):
         torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    torch.set_grad_enabled(False)
