@@ -5,7 +5,7 @@
 | `intra`             | neuro-Intra per λ (III-F)     | intra                  | λ·255²·MSE + R_intra                   |
 | `motion-pretrain`   | Step 0, eq. (3)-(4)           | motion                 | Σ_s α_s·D1(warp(X̂^s_{t-1}, f^s), X^s_t) |
 | `motion-rate`       | Step 1                        | motion (+ TUM, STHAM)  | λ·255²·eq.(3) + R_motion               |
-| `mcn-pretrain`      | Step 2                        | MS-MCN                 | eq. (3), X̂p_t at s = 0                 |
+| `mcn-pretrain`      | Step 2                        | MS-MCN                 | eq. (3) at s = 0 with X̂p_t             |
 | `motion-joint`      | Step 3                        | motion, MS-MCN         | λ·255²·eq.(3) with X̂p_t + R_motion     |
 | `residual-pretrain` | eq. (8)                       | residual               | λ·255²·MSE(X̂p_t + r̂_t) + R_residual    |
 | `inter-joint`       | III-F, joint refinement       | motion, MS-MCN, res.   | λ·255²·MSE + R_motion + R_residual     |
@@ -46,13 +46,14 @@ class Stage:
     reference: str = "raw"        # raw | intra | recursive
     predict: str = "warp"         # warp (f^0 warping) | mcn (MS-MCN) | residual (whole P-frame)
     rate: tuple[str, ...] = ()    # likelihoods in R; empty: distortion only (pretraining)
+    scales: int = 5               # scales of eq. (3) in the loss
 
 
 STAGES = {s.name: s for s in [
     Stage("intra", ("intra",), 1),
     Stage("motion-pretrain", ("motion",), 2),
     Stage("motion-rate", ("motion",), 3, rate=MOTION_RATE),
-    Stage("mcn-pretrain", ("mcn",), 2, predict="mcn"),
+    Stage("mcn-pretrain", ("mcn",), 2, predict="mcn", scales=1),   # only s = 0 depends on MS-MCN
     Stage("motion-joint", ("motion", "mcn"), 3, "intra", "mcn", MOTION_RATE),
     Stage("residual-pretrain", ("residual",), 2, "intra", "residual", RESIDUAL_RATE),
     Stage("inter-joint", ("motion", "mcn", "residual"), 3, "intra", "residual", MOTION_RATE + RESIDUAL_RATE),
@@ -105,7 +106,8 @@ def pframe(model: NVC, stage: Stage, ref: torch.Tensor, cur: torch.Tensor, q: to
         recon = model.mcn(ref, flows) if stage.predict == "mcn" else backward_warp(ref, flows[0])
         likelihoods = {"motion.y": motion.likelihoods["y"], "motion.z": motion.likelihoods["z"]}
         state = model.motion.update_state(motion.y_hat, state)
-        distortion = warping_loss(ref, cur, flows, recon if stage.predict == "mcn" else None, alpha)
+        distortion = warping_loss(ref, cur, flows[:stage.scales], recon if stage.predict == "mcn" else None,
+                                  alpha)
     pixels = cur.shape[-2] * cur.shape[-1]
     loss = lam * 255 ** 2 * distortion + bpp(likelihoods, stage.rate, pixels) if stage.rate else distortion
     return StepTerms(loss, bpp(likelihoods, tuple(likelihoods), pixels), mse(recon, cur)), recon, state

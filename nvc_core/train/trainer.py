@@ -59,9 +59,10 @@ class Processes:
         return self.rank == 0
 
     def broadcast(self, model: torch.nn.Module) -> None:
+        if self.world == 1:
+            return
         for t in model.state_dict().values():
-            if self.world > 1:
-                torch_dist.broadcast(t, 0)
+            torch_dist.broadcast(t, 0)
 
     def average_gradients(self, params: list[torch.nn.Parameter]) -> None:
         if self.world == 1:
