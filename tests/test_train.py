@@ -97,10 +97,15 @@ def test_resume_gives_the_same_next_step(tmp_path, photos):
     config = tiny_config(tmp_path, photos)
     set_value(config, "stages={intra: {steps: 2}, inter-joint: {steps: 3}}")
     train(config, ["intra", "inter-joint"], tmp_path / "a")                    # stops after step 3
+    with (tmp_path / "a" / "log.csv").open("a") as f:
+        f.write("inter-joint,4,0,0,lost,0,0\n")                                # a step after the checkpoint
     set_value(config, "stages.inter-joint.steps=4")
     train(config, ["intra", "inter-joint"], tmp_path / "a", resume=True)       # step 4 from the checkpoint
     train(config, ["intra", "inter-joint"], tmp_path / "b")                    # steps 1..4 in one go
     assert last_loss(tmp_path / "a") == last_loss(tmp_path / "b")
+    with (tmp_path / "a" / "log.csv").open() as f:
+        assert [(r["stage"], r["step"]) for r in csv.DictReader(f)] == \
+            [("intra", "1"), ("intra", "2")] + [("inter-joint", str(i)) for i in range(1, 5)]
 
 
 def test_cli_trains_and_exports_loadable_weights(tmp_path, photos):

@@ -73,13 +73,13 @@ class Processes:
             torch_dist.all_reduce(p.grad)
             p.grad /= self.world
 
-    def any(self, flag: bool) -> bool:
-        """True on every process if it is true on one (keeps stage ends in step)."""
+    def max(self, value: float) -> float:
+        """The largest value over processes (one stage progress for all: same lr, same last step)."""
         if self.world == 1:
-            return flag
-        t = torch.tensor([float(flag)], device=self.device)
+            return value
+        t = torch.tensor([value], dtype=torch.float64, device=self.device)
         torch_dist.all_reduce(t, op=torch_dist.ReduceOp.MAX)
-        return bool(t.item())
+        return float(t.item())
 
 
 # -- logging ------------------------------------------------------------------------------------------
@@ -94,6 +94,18 @@ class Log:
             self.board = SummaryWriter(str(out / "tensorboard"))
         except ImportError:
             self.board = None
+
+    def rewind(self, stage: str, step: int) -> None:
+        """Drop the rows written after a checkpoint (``stage``, ``step``) that a resume repeats."""
+        if not self.path.exists():
+            return
+        with self.path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        keep = max((i + 1 for i, r in enumerate(rows) if r["stage"] == stage and int(r["step"]) <= step), default=0)
+        with self.path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, self.COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows[:keep])
 
     def write(self, row: dict) -> None:
         new = not self.path.exists()
@@ -182,7 +194,7 @@ def train_stage(model: NVC, stage: Stage, s: dict, data: Data, out: Path, log: L
     optimizer = torch.optim.Adam(params, lr=s["lr"])
     data_rng = np.random.default_rng([seed, procs.rank, ORDER.index(stage.name)])
     step, elapsed = 0, 0.0
-    torch.manual_seed(seed + ORDER.index(stage.name))     # a stage's run depends only on its start
+    torch.manual_seed(seed + 100 * procs.rank + ORDER.index(stage.name))   # depends only on the stage start
     if resume is not None:
         optimizer.load_state_dict(resume["optimizer"])
         step, elapsed = resume["step"], resume["elapsed"]
@@ -197,8 +209,8 @@ def train_stage(model: NVC, stage: Stage, s: dict, data: Data, out: Path, log: L
     start, saved = time.monotonic() - elapsed, time.monotonic()
     meter, losses = Meter(), []
     bar = tqdm(total=s.get("steps"), initial=step, desc=stage.name, disable=not procs.main, dynamic_ncols=True)
-    while not procs.any(_progress(s, step, elapsed) >= 1.0):
-        lr = s["lr"] * (0.1 if _progress(s, step, elapsed) >= 1.0 - s.get("lr_final_fraction", 0.0) else 1.0)
+    while (progress := procs.max(_progress(s, step, elapsed))) < 1.0:
+        lr = s["lr"] * (0.1 if progress >= 1.0 - s.get("lr_final_fraction", 0.0) else 1.0)
         for group in optimizer.param_groups:
             group["lr"] = lr
         batch = to_batch([source.sample(data_rng, s["crop"], stage.frames) for _ in range(s["batch"])])
@@ -250,6 +262,8 @@ def train(config: dict, stages: list[str], out: str | Path, device: str = "cpu",
             stages = stages[stages.index(checkpoint["stage"]):]
     model.to(procs.device)
     data, log = Data(config["data"]), Log(out)
+    if checkpoint is not None and procs.main:
+        log.rewind(checkpoint["stage"], checkpoint["step"])
     for name in stages:
         same = checkpoint is not None and checkpoint["stage"] == name
         train_stage(model, STAGES[name], stage_settings(config, name), data, out, log, procs,
