@@ -1,8 +1,8 @@
 """Training data (Sec. IV-A): photos for neuro-Intra, short clips for the inter stages.
 
 Every source has ``sample(rng, size, frames) -> (T,size,size,3) uint8 RGB``: a random crop (the
-whole clip cropped at the same place), random horizontal/vertical flips and, for clips, a random
-temporal direction. Sources:
+whole clip cropped at the same place), random horizontal/vertical flips and, for in-memory
+sequences, a random temporal stride and direction. Sources:
   * :class:`PhotoSet`    still images (any folder of .png/.jpg), downscaled to ``max_side`` once;
   * :class:`ClipSet`     sequences held in memory: video files (.mp4/.mkv/.avi/.h264 via OpenCV,
                          decoded once, downscaled, cached as .npz under ``cache_dir``) and frame
