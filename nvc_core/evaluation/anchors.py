@@ -37,7 +37,6 @@ from nvc_core.errors import NVCError
 from nvc_core.evaluation.rd import RDPoint, bits_per_pixel, frame_metrics, mean_metrics
 from nvc_core.video_io import open_video
 
-CODECS = ("x264", "x265")
 DEFAULT_CRFS = (18, 23, 28, 33, 38)
 PRESET = "medium"
 
@@ -55,6 +54,7 @@ class _Codec:
 
 
 _CODECS = {"x264": _Codec("libx264", "h264", ".264", "6"), "x265": _Codec("libx265", "hevc", ".265", "39|40")}
+CODECS = tuple(_CODECS)
 
 
 def ffmpeg_path() -> str | None:
