@@ -27,7 +27,7 @@ from nvc_gui.views.base import FrameContext
 from nvc_gui.views.bitmap_view import BitMapView
 from nvc_gui.views.compare_view import CompareView
 from nvc_gui.views.flow_view import FlowView
-from nvc_gui.views.frame_views import ErrorView, RecordImageView, ResidualView
+from nvc_gui.views.frame_views import NO_ORIGINAL, ErrorView, RecordImageView, ResidualView
 from nvc_gui.views.image_view import ImageView, ViewLink
 from nvc_gui.welcome import WelcomePage
 from nvc_gui.worker import Coder, CodingOutcome
@@ -90,7 +90,7 @@ class MainWindow(QMainWindow):
         self.timeline.play_toggled.connect(self._on_play_toggled)
         self._player = QTimer(self)
         self._player.timeout.connect(self._play_step)
-        self.original = RecordImageView("Original", lambda r: r.original, "no original (decoded bitstream)")
+        self.original = RecordImageView("Original", lambda r: r.original, NO_ORIGINAL)
         self.reconstruction = RecordImageView("Reconstruction", lambda r: r.reconstruction, "")
         self.prediction = RecordImageView("Prediction (MS-MCN)", lambda r: r.prediction,
                                           "no prediction (I-frame)")
@@ -338,7 +338,7 @@ class MainWindow(QMainWindow):
         self._num_rates = num_rates
         self.controls.set_num_rates(num_rates)
 
-    def _on_frame_coded(self, job: int, record, done: int, total: int | None) -> None:
+    def _on_frame_coded(self, job: int, record, done: int, total: int) -> None:
         pending = self._job(job)
         if pending is None:
             return
@@ -351,7 +351,7 @@ class MainWindow(QMainWindow):
         if encoding.complete:        # re-coded only for its bitstream: records already known
             return
         encoding.records.append(record)
-        encoding.total_frames = total
+        encoding.total_frames = total or None
         if self._follow and encoding is self._a:
             self._index = len(encoding.records) - 1
         if encoding is self._a or encoding is self._b:
@@ -639,6 +639,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
+        self._source = None            # a pending re-code (settling controls) finds nothing to code
         self._player.stop()
         self.coder.shutdown()
         super().closeEvent(event)

@@ -1,5 +1,7 @@
 """Per-frame plots: bits stacked by sub-stream, PSNR, MS-SSIM, and motion bits with the temporal
-prior on and off. The current frame is marked; clicking a plot selects a frame."""
+prior on and off. The current frame is marked; clicking a plot selects a frame.
+
+The plot items are made once and only get new data (cheap enough to redraw after every coded frame)."""
 
 import numpy as np
 import pyqtgraph as pg
@@ -10,6 +12,7 @@ from nvc_gui.encoding import STREAM_GROUPS, Encoding
 
 GROUP_COLOURS = {"intra": "#1f77b4", "motion": "#ff7f0e", "residual": "#2ca02c", "hyper": "#9467bd",
                  "framing": "#7f7f7f"}
+BAR_WIDTH = 0.8
 
 
 class PlotsView(QWidget):
@@ -27,14 +30,26 @@ class PlotsView(QWidget):
         self.prior = self._add_plot(0, 1, "Motion bits: temporal prior on vs off (recost_motion)", "bits")
         self.psnr = self._add_plot(1, 0, "PSNR", "dB")
         self.ssim = self._add_plot(1, 1, "MS-SSIM", "")
+        self._plots = (self.bits, self.prior, self.psnr, self.ssim)
         self._markers = []
-        for plot in (self.bits, self.psnr, self.ssim, self.prior):
+        for plot in self._plots:
             marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("r", width=1))
             plot.addItem(marker)
             self._markers.append(marker)
-            plot.addLegend(offset=(-5, 5), labelTextSize="7pt")
             if plot is not self.bits:
                 plot.setXLink(self.bits)
+        self._bars = {group: pg.BarGraphItem(x=[], height=[], width=BAR_WIDTH, brush=colour, pen=None,
+                                             name=group)
+                      for group, colour in GROUP_COLOURS.items()}
+        for bars in self._bars.values():
+            self.bits.addItem(bars)
+        self._curves = {
+            "psnr_rgb": self._curve(self.psnr, "RGB", "#d62728"),
+            "psnr_y": self._curve(self.psnr, "Y", "#17becf"),
+            "ms_ssim": self._curve(self.ssim, "MS-SSIM", "#2ca02c"),
+            True: self._curve(self.prior, "tp on", "#ff7f0e"),
+            False: self._curve(self.prior, "tp off", "#1f77b4"),
+        }
         self._frames = 0
         self._graphics.scene().sigMouseClicked.connect(self._on_click)
 
@@ -43,42 +58,33 @@ class PlotsView(QWidget):
         plot.setLabel("left", units=unit)
         plot.setMenuEnabled(False)
         plot.showGrid(x=True, y=True, alpha=0.2)
+        plot.addLegend(offset=(-5, 5), labelTextSize="7pt")
         return plot
 
+    @staticmethod
+    def _curve(plot: pg.PlotItem, name: str, colour: str) -> pg.PlotDataItem:
+        return plot.plot([], [], pen=pg.mkPen(colour, width=1.5), symbol="o", symbolSize=5,
+                         symbolBrush=colour, symbolPen=None, name=name)
+
     def show_encoding(self, encoding: Encoding, temporal_prior: bool) -> None:
-        """Redraw all plots from the records of `encoding` (bits under `temporal_prior`)."""
+        """Show the records of `encoding` (bits under `temporal_prior`)."""
         records = encoding.records
         self._frames = len(records)
         frames = np.arange(len(records))
-        for plot in (self.bits, self.psnr, self.ssim, self.prior):
-            _clear_data(plot)
-            plot.enableAutoRange(axis="y")
-        self.bits.setXRange(-0.5, max(len(records), 1) - 0.5, padding=0.02)
-        bottom = np.zeros(len(records))
         per_group = [encoding.stream_bits(i, temporal_prior) for i in range(len(records))]
-        for group in STREAM_GROUPS:
+        bottom = np.zeros(len(records))
+        for group, bars in self._bars.items():
             heights = np.array([bits[group] for bits in per_group], dtype=float)
-            if not heights.any():
-                continue
-            colour = GROUP_COLOURS[group]
-            self.bits.addItem(pg.BarGraphItem(x=frames, y0=bottom, height=heights, width=0.8,
-                                              brush=colour, pen=None, name=group))
+            bars.setOpts(x=frames, y0=bottom, height=heights, width=BAR_WIDTH)
             bottom = bottom + heights
-        self._line(self.psnr, frames, [r.psnr_rgb for r in records], "RGB", "#d62728")
-        self._line(self.psnr, frames, [r.psnr_y for r in records], "Y", "#17becf")
-        self._line(self.ssim, frames, [r.ms_ssim for r in records], "MS-SSIM", "#2ca02c")
-        for prior, colour in ((True, "#ff7f0e"), (False, "#1f77b4")):
-            bits = [c.bits_y if c is not None else None
-                    for c in (encoding.recosted(i, prior) for i in range(len(records)))]
-            self._line(self.prior, frames, bits, f"tp {'on' if prior else 'off'}", colour)
-
-    @staticmethod
-    def _line(plot: pg.PlotItem, frames: np.ndarray, values: list, name: str, colour: str) -> None:
-        """Plot the known values (None: unknown, e.g. I-frames or no original) as line and dots."""
-        known = [i for i, v in enumerate(values) if v is not None]
-        if known:
-            plot.plot(frames[known], [values[i] for i in known], pen=pg.mkPen(colour, width=1.5),
-                      symbol="o", symbolSize=5, symbolBrush=colour, symbolPen=None, name=name)
+        for field in ("psnr_rgb", "psnr_y", "ms_ssim"):
+            _set_known(self._curves[field], frames, [getattr(r, field) for r in records])
+        for prior in (True, False):
+            costs = [encoding.recosted(i, prior) for i in range(len(records))]
+            _set_known(self._curves[prior], frames, [c.bits_y if c is not None else None for c in costs])
+        self.bits.setXRange(-0.5, max(len(records), 1) - 0.5, padding=0.02)
+        for plot in self._plots:
+            plot.enableAutoRange(axis="y")
 
     def set_current(self, index: int) -> None:
         for marker in self._markers:
@@ -86,17 +92,14 @@ class PlotsView(QWidget):
 
     def _on_click(self, event) -> None:
         position: QPointF = event.scenePos()
-        for plot in (self.bits, self.psnr, self.ssim, self.prior):
+        for plot in self._plots:
             if plot.sceneBoundingRect().contains(position) and self._frames:
                 x = plot.vb.mapSceneToView(position).x()
                 self.frame_clicked.emit(int(np.clip(round(x), 0, self._frames - 1)))
                 return
 
 
-def _clear_data(plot: pg.PlotItem) -> None:
-    """Remove the data items (bars, curves) of `plot`, keep the frame marker."""
-    for item in list(plot.items):
-        if isinstance(item, (pg.BarGraphItem, pg.PlotDataItem)):
-            plot.removeItem(item)
-    if plot.legend is not None:
-        plot.legend.clear()
+def _set_known(curve: pg.PlotDataItem, frames: np.ndarray, values: list) -> None:
+    """Plot the known values only (None: unknown, e.g. I-frames, or no original to compare with)."""
+    known = [i for i, v in enumerate(values) if v is not None]
+    curve.setData(frames[known], np.array([values[i] for i in known], dtype=float))

@@ -3,7 +3,10 @@
 Each `submit` starts a job and supersedes the running one (its `should_stop` turns true, nvc_core
 raises `Cancelled` between two frames). Results reach the GUI thread through queued Qt signals."""
 
+import os
+import sys
 import tempfile
+import threading
 import traceback
 from dataclasses import dataclass
 from fractions import Fraction
@@ -43,6 +46,18 @@ class _Job(QRunnable):
         self._body()
 
 
+WORKER_NICENESS = 10   # the worker thread runs at a lower CPU priority than the GUI thread
+
+
+def _yield_cpu_to_gui() -> None:
+    """Lower the CPU priority of the calling (worker) thread, so that the GUI thread is scheduled
+    first when cores are scarce (Linux: the niceness of one thread; elsewhere nothing)."""
+    if hasattr(os, "setpriority") and sys.platform.startswith("linux"):
+        current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        if current < WORKER_NICENESS:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
+
+
 ModelLoader = Callable[..., torch.nn.Module]   # load_model(weights, device=..., warn=...)
 
 
@@ -51,7 +66,7 @@ class Coder(QObject):
 
     model_ready = Signal(int)                      # model.num_rates
     notice = Signal(str)                           # a warning from load_model (e.g. random weights)
-    frame_coded = Signal(int, object, int, object)  # job id, FrameAnalysis, done, total (int|None)
+    frame_coded = Signal(int, object, int, int)    # job id, FrameAnalysis, done, total (0: unknown)
     finished = Signal(int, object)                 # job id, CodingOutcome
     failed = Signal(int, str)                      # job id, one-line message
     cancelled = Signal(int)                        # job id
@@ -98,6 +113,7 @@ class Coder(QObject):
 
     def _guarded(self, job: int, body: Callable[[int], None]) -> None:
         """Run `body` on the worker thread, turning every exception into a signal."""
+        _yield_cpu_to_gui()
         if not self.is_current(job):
             self.cancelled.emit(job)
             return
@@ -123,7 +139,8 @@ class Coder(QObject):
         model = self._model(request.weights, request.device)
 
         def on_frame(record, done: int, total: int | None) -> None:
-            self.frame_coded.emit(job, record, done, total)
+            self.frame_coded.emit(job, record, done, total or 0)   # no None through queued signals:
+            # PySide6 mis-counts references of None passed as `object` across threads
 
         def should_stop() -> bool:
             return not self.is_current(job)

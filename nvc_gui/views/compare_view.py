@@ -6,6 +6,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QWidget
 
 from nvc_gui.views.base import FrameContext, KeyChooser
+from nvc_gui.views.frame_views import show_error_map
 from nvc_gui.views.image_view import ImageView
 
 RECONSTRUCTION = "reconstruction"
@@ -89,13 +90,7 @@ class CompareView(QWidget):
             view.set_rgb(record.reconstruction, context.frame_size)
             return record.reconstruction.astype(np.float32).mean(axis=2)
         if layer == ERROR:
-            if record.original is None:
-                view.clear("no original (decoded bitstream)")
-                return None
-            error = np.abs(record.original.astype(np.float32) - record.reconstruction).mean(axis=2)
-            view.set_scalar(error, context.frame_size, levels=(0, max(float(error.max()), 1.0)),
-                            colormap="inferno")
-            return error
+            return show_error_map(view, context)
         key = layer.removeprefix(BITS)
         bits = context.encoding.bit_map(context.index, key, context.temporal_prior)
         if bits is None:

@@ -26,21 +26,31 @@ class RecordImageView(ImageView):
             self.set_rgb(image, context.frame_size)
 
 
+NO_ORIGINAL = "no original (decoded bitstream)"
+
+
+def show_error_map(view: ImageView, context: FrameContext) -> np.ndarray | None:
+    """Draw |original − reconstruction| (mean over R, G, B, 8-bit code values) in `view`; returns
+    the map, or None when there is no original."""
+    record = context.record
+    if record.original is None:
+        view.clear(NO_ORIGINAL)
+        return None
+    error = np.abs(record.original.astype(np.int16) - record.reconstruction.astype(np.int16))
+    mean = error.mean(axis=2)
+    view.set_scalar(mean, context.frame_size, levels=(0, max(float(mean.max()), 1.0)),
+                    colormap="inferno", values=error, unit="(|ΔR| |ΔG| |ΔB|)")
+    return mean
+
+
 class ErrorView(ImageView):
-    """|original - reconstruction|, mean over R, G, B, in 8-bit code values."""
+    """The error map |original − reconstruction|."""
 
     def __init__(self):
         super().__init__("Error |orig − rec|", colormap="inferno")
 
     def show_frame(self, context: FrameContext) -> None:
-        record = context.record
-        if record.original is None:
-            self.clear("no original (decoded bitstream)")
-            return
-        error = np.abs(record.original.astype(np.int16) - record.reconstruction.astype(np.int16))
-        mean = error.mean(axis=2)
-        self.set_scalar(mean, context.frame_size, levels=(0, max(float(mean.max()), 1.0)),
-                        values=error, unit="(|ΔR| |ΔG| |ΔB|)")
+        show_error_map(self, context)
 
 
 class ResidualView(QWidget):
