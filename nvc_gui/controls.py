@@ -46,10 +46,8 @@ class CodingControls(QWidget):
         self.temporal_prior.toggled.connect(self.prior_toggled)
 
     def set_num_rates(self, num_rates: int) -> None:
-        """Offer the rate points of the loaded model (keeps the value when it is still valid)."""
-        self.quality.blockSignals(True)
+        """Offer the rate points of the loaded model (a value beyond them is clamped and re-coded)."""
         self.quality.setMaximum(num_rates - 1)
-        self.quality.blockSignals(False)
 
     def store(self, settings: Settings) -> None:
         """Copy the current values into `settings`."""

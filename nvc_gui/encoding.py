@@ -55,9 +55,12 @@ class Encoding:
     motion_costs: dict[bool, list] = field(default_factory=dict)      # temporal_prior -> MotionCost|None per frame
     complete: bool = False
 
-    @property
-    def has_original(self) -> bool:
-        return bool(self.records) and self.records[0].original is not None
+    def bitstream_for(self, temporal_prior: bool) -> Path | None:
+        """The .nvc file of this clip coded with `temporal_prior` (an opened bitstream is itself),
+        None if not written yet."""
+        if self.request.is_bitstream:
+            return self.request.source
+        return self.bitstreams.get(temporal_prior)
 
     def _toggled_cost(self, index: int, key: str, temporal_prior: bool):
         """The re-costed motion latent of frame `index` when `temporal_prior` is not the coded setting."""

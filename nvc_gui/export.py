@@ -13,10 +13,9 @@ from nvc_core.video_io import VideoWriter
 from nvc_gui.encoding import STREAM_GROUPS, Encoding
 
 
-def copy_bitstream(encoding: Encoding, temporal_prior: bool, destination: Path) -> None:
-    """Copy the .nvc file that nvc_core wrote for these settings (byte for byte what `nvc encode`
-    writes)."""
-    shutil.copyfile(encoding.bitstreams[temporal_prior], destination)
+def copy_bitstream(source: Path, destination: Path) -> None:
+    """Copy the .nvc file that nvc_core wrote (byte for byte what `nvc encode` writes)."""
+    shutil.copyfile(source, destination)
 
 
 def save_rgb_png(image: np.ndarray, destination: Path) -> None:

@@ -8,7 +8,8 @@ from typing import Callable
 
 import torch
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtGui import (QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut,
+                           QShowEvent)
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QGridLayout, QLabel, QMainWindow, QMessageBox,
                                QProgressBar, QPushButton, QStackedWidget, QToolBar, QWidget)
 
@@ -140,24 +141,37 @@ class MainWindow(QMainWindow):
 
     def _build_docks(self) -> None:
         left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
-        coding = self._dock("Coding", self.controls, left)
-        frames = self._dock("Frames", self.table, left)
-        self.splitDockWidget(coding, frames, Qt.Orientation.Vertical)
-        self.resizeDocks([coding], [330], Qt.Orientation.Horizontal)
-        flows = self._dock("Flows", self.flows, right)
-        bitmap = self._dock("Bit map", self.bitmap, right)
-        attention = self._dock("Attention", self.attention, right)
-        residual = self._dock("Residual", self.residual, right)
-        self.splitDockWidget(flows, attention, Qt.Orientation.Vertical)
-        self.splitDockWidget(flows, bitmap, Qt.Orientation.Horizontal)
-        self.splitDockWidget(attention, residual, Qt.Orientation.Horizontal)
-        self._dock("Plots", self.plots, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.compare_dock = self._dock("Compare", self.compare, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomLeftCorner, left)           # plots span the views only
+        docks = self._docks = {
+            "Coding": self._dock("Coding", self.controls, left),
+            "Frames": self._dock("Frames", self.table, left),
+            "Flows": self._dock("Flows", self.flows, right),
+            "Bit map": self._dock("Bit map", self.bitmap, right),
+            "Attention": self._dock("Attention", self.attention, right),
+            "Residual": self._dock("Residual", self.residual, right),
+            "Plots": self._dock("Plots", self.plots, Qt.DockWidgetArea.BottomDockWidgetArea),
+            "Compare": self._dock("Compare", self.compare, Qt.DockWidgetArea.BottomDockWidgetArea),
+        }
+        self.splitDockWidget(docks["Coding"], docks["Frames"], Qt.Orientation.Vertical)
+        self.splitDockWidget(docks["Flows"], docks["Attention"], Qt.Orientation.Vertical)
+        self.splitDockWidget(docks["Flows"], docks["Bit map"], Qt.Orientation.Horizontal)
+        self.splitDockWidget(docks["Attention"], docks["Residual"], Qt.Orientation.Horizontal)
+        self.compare_dock = docks["Compare"]
         self.compare_dock.hide()
         timeline = QToolBar("Timeline", self)
         timeline.setObjectName("Timeline")
         timeline.addWidget(self.timeline)
         self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, timeline)
+        self._layout_pending = True       # default dock sizes, once the window has its size
+
+    def _apply_default_layout(self) -> None:
+        """Dock sizes as fractions of the window (used unless a saved layout was restored)."""
+        width, height = self.width(), self.height()
+        docks = self._docks
+        self.resizeDocks([docks["Coding"], docks["Flows"], docks["Bit map"]],
+                         [width // 6, width * 3 // 10, width // 7], Qt.Orientation.Horizontal)
+        self.resizeDocks([docks["Plots"], docks["Coding"]], [height // 4, height // 6],
+                         Qt.Orientation.Vertical)
 
     def _build_status_bar(self) -> None:
         self.progress = QProgressBar()
@@ -229,8 +243,8 @@ class MainWindow(QMainWindow):
         geometry, state = self._store.value("window/geometry"), self._store.value("window/state")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
-        if isinstance(state, QByteArray):
-            self.restoreState(state)
+        if isinstance(state, QByteArray) and self.restoreState(state):
+            self._layout_pending = False
             self.compare_dock.hide()
 
     # -- opening and coding ------------------------------------------------------------------------
@@ -288,7 +302,7 @@ class MainWindow(QMainWindow):
                              temporal_prior=controls.temporal_prior.isChecked(),
                              weights=self.settings.weights, device=self._device(), size=size)
 
-    def _obtain(self, request: CodingRequest, then: Callable[[], None] | None = None) -> Encoding:
+    def _obtain(self, request: CodingRequest) -> Encoding:
         """The clip for `request`: cached, being coded, or queued now."""
         cached = self.cache.get(request.cache_key)
         if cached is not None:
@@ -296,7 +310,7 @@ class MainWindow(QMainWindow):
         if self._running is not None and self._running[1].request.cache_key == request.cache_key:
             return self._running[1].encoding
         encoding = Encoding(request)
-        self._queue.append(_Pending(request, encoding, then))
+        self._queue.append(_Pending(request, encoding))
         return encoding
 
     def _obtain_b(self) -> Encoding:
@@ -323,7 +337,7 @@ class MainWindow(QMainWindow):
         self._running = (self.coder.submit(pending.request), pending)
         self._started = time.perf_counter()
         self.progress.setRange(0, 0)
-        self.progress_label.setText("loading model…" if not pending.encoding.records else "")
+        self.progress_label.setText("starting…")
         self._show_progress(True)
 
     def _show_progress(self, visible: bool) -> None:
@@ -445,6 +459,7 @@ class MainWindow(QMainWindow):
         encoding, prior = self._a, self.controls.temporal_prior.isChecked()
         if encoding is None:
             return
+        self._index = min(self._index, max(len(encoding.records) - 1, 0))
         self.table.show_encoding(encoding, prior)
         self.plots.show_encoding(encoding, prior)
         self.timeline.set_frames(len(encoding.records))
@@ -473,11 +488,17 @@ class MainWindow(QMainWindow):
         return self.compare_action.isChecked()
 
     def _on_compare_toggled(self, on: bool) -> None:
-        """Entering compare mode compares with the temporal prior switched (no re-coding needed)."""
-        if on and self._a is not None:
+        """Entering compare mode compares with the temporal prior switched (no re-coding needed);
+        leaving it stops coding B."""
+        if self._a is None:
+            return
+        if on:
             self.compare.set_b(self._a.request.quality, not self.controls.temporal_prior.isChecked(),
                                self._num_rates)
             self._on_b_changed()
+        else:
+            self._b = None
+            self._run_queue()
 
     def _on_b_changed(self) -> None:
         if self._a is None:
@@ -492,8 +513,7 @@ class MainWindow(QMainWindow):
         return Path(path) if path else None
 
     def _stem(self) -> str:
-        request = self._a.request
-        return f"{request.source.stem}_q{self._a.quality}_gop{request.gop}"
+        return f"{self._a.request.source.stem}_q{self._a.quality}_gop{self._a.gop}"
 
     def _complete_clip(self) -> Encoding | None:
         """The clip on screen if it is completely coded (else says why not)."""
@@ -509,14 +529,13 @@ class MainWindow(QMainWindow):
         if encoding is None:
             return
         prior = self.controls.temporal_prior.isChecked()
-        if not encoding.request.is_bitstream and prior not in encoding.bitstreams:
+        source = encoding.bitstream_for(prior)
+        if source is None:
             request = replace(encoding.request, temporal_prior=prior)
             self._queue.insert(0, _Pending(request, encoding, lambda: self.export_bitstream(destination)))
             self._run_queue()
             return
-        self._guarded(lambda: export.copy_bitstream(encoding, prior if prior in encoding.bitstreams
-                                                     else encoding.request.temporal_prior, destination),
-                      f"bitstream written to {destination}")
+        self._guarded(lambda: export.copy_bitstream(source, destination), f"bitstream written to {destination}")
 
     def _guarded(self, write: Callable[[], None], done: str) -> bool:
         """Run an export, reporting a failure as an error message."""
@@ -636,6 +655,12 @@ class MainWindow(QMainWindow):
         if paths:
             event.acceptProposedAction()
             self.open_path(Path(paths[0]))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._layout_pending:
+            self._layout_pending = False
+            self._apply_default_layout()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()

@@ -58,7 +58,7 @@ class PlotsView(QWidget):
         plot.setLabel("left", units=unit)
         plot.setMenuEnabled(False)
         plot.showGrid(x=True, y=True, alpha=0.2)
-        plot.addLegend(offset=(-5, 5), labelTextSize="7pt")
+        plot.addLegend(offset=(40, 1), labelTextSize="7pt", colCount=len(GROUP_COLOURS))
         return plot
 
     @staticmethod

@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import QDropEvent, QImage
 
 from nvc_core.codec import decode_video, encode_video
+from nvc_core.color import rgb_to_yuv420
 from nvc_core.video_io import VideoWriter, open_video
 from nvc_gui import app, main_window
 from nvc_gui.main_window import MainWindow
@@ -189,13 +190,31 @@ def test_compare_mode_reuses_the_cache(qtbot, window, clip):
     assert not submitted
 
 
-def test_broken_files_give_a_message(qtbot, window, tmp_path, errors):
+def test_raw_yuv_without_size_in_the_name_asks_for_it(qtbot, window, clip, tmp_path, monkeypatch):
+    with open_video(clip) as reader:
+        raw = b"".join(plane.tobytes() for rgb in reader.read(2) for plane in rgb_to_yuv420(rgb))
+    path = tmp_path / "raw.yuv"
+    path.write_bytes(raw)
+    asked = []
+    monkeypatch.setattr(main_window.SizeDialog, "exec", lambda dialog: asked.append(dialog) or True)
+    monkeypatch.setattr(main_window.SizeDialog, "frame_size", lambda dialog: (64, 64))
+    code(qtbot, window, path)
+    assert len(asked) == 1 and window.frame_count() == 2
+
+
+def test_broken_files_give_a_message_not_a_crash(qtbot, window, tmp_path, errors):
     broken = tmp_path / "broken.nvc"
     broken.write_bytes(b"not a bitstream at all")
-    code(qtbot, window, broken)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(broken))])
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                      Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.idle, timeout=CODING_TIMEOUT_MS):
+        window.dropEvent(drop)                          # dragged and dropped onto the window
     code(qtbot, window, tmp_path / "missing.y4m")
     assert len(errors) == 2 and all("\n" not in e for e in errors)
     assert "bitstream" in errors[0] and "missing.y4m" in errors[1]
+    assert window.isVisible()
 
 
 def test_new_request_supersedes_and_cancel_stops(qtbot, window, clip, errors):

@@ -82,7 +82,7 @@ class FlowView(QWidget):
                 unit = "frame px"
             largest = float(np.hypot(flow[..., 0], flow[..., 1]).max(initial=0.0))
             view.set_rgb(flow_to_colour(flow, largest), (height, width), values=flow, unit=f"(dx dy) {unit}")
-            view.set_title(f"f^{s}  {w}x{h}  max |f| = {largest:.3g} {unit}")
+            view.set_title(f"f^{s} {w}x{h}, max {largest:.3g} px")
             if self.show_arrows.isChecked():
                 arrows.setData(*_arrow_segments(flow, (height, width)))
 

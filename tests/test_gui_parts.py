@@ -1,0 +1,140 @@
+"""nvc_gui pieces on their own: flow colours, which bits are shown, frame cache, settings, key
+choice, image view read-out and linked zoom."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import QRectF, QSettings
+
+from nvc_core.analysis import FrameAnalysis
+from nvc_core.codec import MotionCost
+from nvc_gui.encoding import CodingRequest, Encoding
+from nvc_gui.flow_colour import colour_wheel, flow_to_colour, wheel_legend
+from nvc_gui.frame_cache import FrameCache
+from nvc_gui.settings import Settings
+from nvc_gui.views.base import KeyChooser
+from nvc_gui.views.image_view import ImageView, ViewLink
+
+pg.setConfigOptions(imageAxisOrder="row-major")
+
+
+def _request(quality: int = 3) -> CodingRequest:
+    return CodingRequest(Path("clip.y4m"), quality, 12, 2, True, "random", "cpu")
+
+
+def _record(index: int, frame_type: str, pixels: int = 16) -> FrameAnalysis:
+    """A record with made-up numbers: 100 bits per y latent, 10 per z, 8 bits of framing."""
+    coders = ["intra"] if frame_type == "I" else ["motion", "residual"]
+    bits = {f"{c}.{latent}": n for c in coders for latent, n in (("y", 100), ("z", 10))}
+    return FrameAnalysis(index=index, frame_type=frame_type, temporal_prior=True, height=pixels, width=pixels,
+                         reconstruction=np.zeros((pixels, pixels, 3), np.uint8),
+                         bit_maps={k: np.full((2, 1, 1), v / 2, np.float32) for k, v in bits.items()},
+                         bits_by_stream=bits, bits=sum(bits.values()) + 8)
+
+
+def _clip(quality: int = 3, pixels: int = 16) -> Encoding:
+    """An I- and a P-frame coded with the temporal prior; re-costed at 90 bits with, 120 without."""
+    encoding = Encoding(_request(quality), records=[_record(0, "I", pixels), _record(1, "P", pixels)])
+    encoding.motion_costs = {tp: [None, MotionCost(bits, np.full((2, 1, 1), bits / 2, np.float32))]
+                             for tp, bits in ((True, 90.0), (False, 120.0))}
+    return encoding
+
+
+def test_flow_colours_follow_the_middlebury_wheel():
+    assert colour_wheel().shape == (55, 3)
+    colours = flow_to_colour(np.array([[[1, 0], [0, 0], [2, 0]]], np.float32), max_magnitude=1.0)
+    assert tuple(colours[0, 0]) == (255, 0, 0)            # rightwards: red, fully saturated
+    assert tuple(colours[0, 1]) == (255, 255, 255)        # no motion: white
+    assert tuple(colours[0, 2]) == (191, 0, 0)            # beyond the maximum: darkened
+    legend = wheel_legend(33)
+    assert legend.shape == (33, 33, 3) and tuple(legend[0, 0]) == (255, 255, 255)
+
+
+def test_shown_bits_switch_to_the_recost_only_when_toggled():
+    clip = _clip()
+    coded = clip.stream_bits(1, True)
+    assert coded == {"intra": 0, "motion": 100, "residual": 100, "hyper": 20, "framing": 8}
+    toggled = clip.stream_bits(1, False)
+    assert toggled["motion"] == 120.0 and toggled["residual"] == 100
+    assert clip.frame_bits(1, False) - clip.frame_bits(1, True) == 20.0
+    assert clip.bit_map(1, "motion.y", False).sum() == 120.0
+    assert clip.bit_map(1, "residual.y", False).sum() == 100.0
+    assert clip.bits_saved(1) == 30.0 and clip.bits_saved_map(1).sum() == 30.0
+    assert clip.bits_saved(0) is None and clip.bit_map(0, "motion.y", True) is None
+    assert clip.stream_bits(0, False) == clip.stream_bits(0, True)
+
+
+def test_frame_cache_drops_least_recently_used_unpinned_clips():
+    one = _clip(1).nbytes()
+    cache = FrameCache(limit_bytes=2 * one)
+    first, second, third = _clip(1), _clip(2), _clip(3)
+    assert cache.put(first) == [] and cache.put(second) == []
+    assert cache.get(first.request.cache_key) is first          # first is now the most recent
+    assert cache.put(third) == [second]
+    assert cache.put(_clip(4), pinned={first.request.cache_key, third.request.cache_key}) == []
+    assert len(cache) == 3                                      # over the limit: all pinned
+    assert cache.get(_request(2).cache_key) is None
+    assert _request(3).cache_key == CodingRequest(Path("clip.y4m"), 3, 12, 2, False, "random", "cpu").cache_key
+
+
+def test_settings_round_trip(tmp_path):
+    store = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    settings = Settings.load(store)
+    assert settings == Settings.defaults()
+    settings.quality, settings.temporal_prior, settings.device = 1, False, "cuda"
+    for path in ("a.y4m", "b.y4m", "a.y4m"):
+        settings.add_recent(path)
+    settings.save(store)
+    again = Settings.load(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    assert (again.quality, again.temporal_prior, again.device) == (1, False, "cuda")
+    assert again.recent_files == ["a.y4m", "b.y4m"]
+
+
+def test_key_chooser_keeps_the_users_choice(qtbot):
+    chooser = KeyChooser("motion.y")
+    qtbot.addWidget(chooser)
+    chooser.offer(["residual.y", "motion.z", "motion.y"])
+    assert [chooser.itemText(i) for i in range(chooser.count())] == ["motion.y", "motion.z", "residual.y"]
+    assert chooser.currentText() == "motion.y"
+    chooser.offer(["intra.z", "intra.y"])                 # I-frame: the same latent of the intra coder
+    assert chooser.currentText() == "intra.y"
+    chooser.offer(["motion.y", "residual.y"])
+    assert chooser.currentText() == "motion.y"
+
+
+def test_image_view_reads_out_latent_values_under_frame_coordinates(qtbot):
+    view = ImageView("bits")
+    qtbot.addWidget(view)
+    bits = np.arange(6, dtype=np.float32).reshape(2, 3)      # a latent of a 32x48 frame
+    view.set_scalar(bits, (32, 48), levels=(0, 5))
+    assert view.frame_to_pixel(47.0, 31.0) == (1, 2)
+    assert view.frame_to_pixel(0.0, 17.0) == (1, 0)
+    assert view.frame_to_pixel(48.5, 0.0) is None
+    assert view.native_image().shape == (2, 3, 3)
+
+
+def test_linked_views_share_centre_and_zoom(qtbot):
+    link, views = ViewLink(), []
+    for width, height in ((300, 200), (200, 300)):
+        view = ImageView("v")
+        qtbot.addWidget(view)
+        view.resize(width, height)
+        view.show()
+        view.set_rgb(np.zeros((64, 96, 3), np.uint8), (64, 96))
+        link.add(view)
+        views.append(view)
+    qtbot.waitExposed(views[1])
+    source = views[0].view
+    source.setRange(QRectF(10, 10, 20, 20), padding=0)
+    source.sigRangeChangedManually.emit([True, True])     # as after a mouse zoom
+    ranges = [np.array(v.view.viewRange()) for v in views]
+    centres = [r.mean(axis=1) for r in ranges]
+    scales = [(r[0, 1] - r[0, 0]) / v.view.width() for r, v in zip(ranges, views)]
+    assert np.allclose(centres[0], centres[1], atol=0.5)
+    assert scales[0] == pytest.approx(scales[1], rel=0.02)
