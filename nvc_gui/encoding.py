@@ -52,7 +52,8 @@ class Encoding:
     records: list[FrameAnalysis] = field(default_factory=list)
     total_frames: int | None = None
     bitstreams: dict[bool, Path] = field(default_factory=dict)        # temporal_prior -> .nvc file
-    motion_costs: dict[bool, list] = field(default_factory=dict)      # temporal_prior -> MotionCost|None per frame
+    # temporal_prior -> recost_motion's MotionCost (None for I-frames) per frame
+    motion_costs: dict[bool, list] = field(default_factory=dict)
     complete: bool = False
 
     def bitstream_for(self, temporal_prior: bool) -> Path | None:

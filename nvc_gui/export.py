@@ -6,11 +6,11 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QWidget
 
 from nvc_core.video_io import VideoWriter
 from nvc_gui.encoding import STREAM_GROUPS, Encoding
+from nvc_gui.views.image_view import rgb_to_qimage
 
 
 def copy_bitstream(source: Path, destination: Path) -> None:
@@ -20,10 +20,7 @@ def copy_bitstream(source: Path, destination: Path) -> None:
 
 def save_rgb_png(image: np.ndarray, destination: Path) -> None:
     """Write an RGB uint8 `(h, w, 3)` image as PNG at its own resolution."""
-    image = np.ascontiguousarray(image)
-    height, width = image.shape[:2]
-    qimage = QImage(image.data, width, height, 3 * width, QImage.Format.Format_RGB888)
-    if not qimage.save(str(destination), "PNG"):
+    if not rgb_to_qimage(image).save(str(destination), "PNG"):
         raise OSError(f"cannot write {destination}")
 
 

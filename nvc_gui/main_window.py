@@ -383,7 +383,8 @@ class MainWindow(QMainWindow):
             encoding.quality, encoding.fps, encoding.gop = outcome.quality, outcome.fps, outcome.gop
             encoding.motion_costs = outcome.motion_costs
             encoding.complete = True
-            for dropped in self.cache.put(encoding, pinned={e.request.cache_key for e in (self._a, self._b) if e}):
+            on_screen = {e.request.cache_key for e in (self._a, self._b) if e is not None}
+            for dropped in self.cache.put(encoding, pinned=on_screen):
                 _remove_bitstreams(dropped)
         elapsed = time.perf_counter() - self._started
         self.statusBar().showMessage(f"{len(encoding.records)} frames in {elapsed:.1f} s", 10000)
@@ -535,7 +536,8 @@ class MainWindow(QMainWindow):
             self._queue.insert(0, _Pending(request, encoding, lambda: self.export_bitstream(destination)))
             self._run_queue()
             return
-        self._guarded(lambda: export.copy_bitstream(source, destination), f"bitstream written to {destination}")
+        self._guarded(lambda: export.copy_bitstream(source, destination),
+                      f"bitstream written to {destination}")
 
     def _guarded(self, write: Callable[[], None], done: str) -> bool:
         """Run an export, reporting a failure as an error message."""
@@ -550,7 +552,8 @@ class MainWindow(QMainWindow):
     def _export_bitstream(self) -> None:
         if self._complete_clip() is None:
             return
-        path = self._save_path("Export bitstream", f"{self._stem()}{BITSTREAM_SUFFIX}", "NVC bitstream (*.nvc)")
+        path = self._save_path("Export bitstream", f"{self._stem()}{BITSTREAM_SUFFIX}",
+                               "NVC bitstream (*.nvc)")
         if path:
             self.export_bitstream(path)
 
@@ -600,7 +603,8 @@ class MainWindow(QMainWindow):
 
     def save_window(self, destination: Path) -> bool:
         """Save the whole window as PNG."""
-        return self._guarded(lambda: export.save_widget_png(self, destination), f"window saved to {destination}")
+        return self._guarded(lambda: export.save_widget_png(self, destination),
+                             f"window saved to {destination}")
 
     def _save_window(self) -> None:
         path = self._save_path("Save window", f"nvc_analyzer_{self._index}.png", "PNG image (*.png)")

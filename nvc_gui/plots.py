@@ -38,9 +38,9 @@ class PlotsView(QWidget):
             self._markers.append(marker)
             if plot is not self.bits:
                 plot.setXLink(self.bits)
-        self._bars = {group: pg.BarGraphItem(x=[], height=[], width=BAR_WIDTH, brush=colour, pen=None,
-                                             name=group)
-                      for group, colour in GROUP_COLOURS.items()}
+        self._bars = {group: pg.BarGraphItem(x=[], height=[], width=BAR_WIDTH, brush=GROUP_COLOURS[group],
+                                             pen=None, name=group)
+                      for group in STREAM_GROUPS}
         for bars in self._bars.values():
             self.bits.addItem(bars)
         self._curves = {
@@ -58,7 +58,7 @@ class PlotsView(QWidget):
         plot.setLabel("left", units=unit)
         plot.setMenuEnabled(False)
         plot.showGrid(x=True, y=True, alpha=0.2)
-        plot.addLegend(offset=(40, 1), labelTextSize="7pt", colCount=len(GROUP_COLOURS))
+        plot.addLegend(offset=(40, 1), labelTextSize="7pt", colCount=len(STREAM_GROUPS))
         return plot
 
     @staticmethod

@@ -46,6 +46,7 @@ class _Job(QRunnable):
         self._body()
 
 
+LOAD_JOB = 0           # job id of model loads (never superseded, never a running coding job)
 WORKER_NICENESS = 10   # the worker thread runs at a lower CPU priority than the GUI thread
 
 
@@ -83,13 +84,18 @@ class Coder(QObject):
     def is_current(self, job: int) -> bool:
         return job == self._current
 
-    def load(self, weights: str, device: str) -> int:
-        """Load the model in the background (emits `model_ready`); returns the job id."""
-        return self._start(lambda job: self.model_ready.emit(self._model(weights, device).num_rates))
+    def load(self, weights: str, device: str) -> None:
+        """Load the model in the background, after any running job (emits `model_ready`). A failure
+        is reported when a clip is coded with these weights."""
+        self._pool.start(_Job(lambda: self._guarded(LOAD_JOB, lambda: self._model(weights, device))))
 
     def submit(self, request: CodingRequest) -> int:
         """Code `request` in the background, superseding the running job; returns the job id."""
-        return self._start(lambda job: self.finished.emit(job, self._code(job, request)))
+        self._current += 1
+        job = self._current
+        run = lambda: self.finished.emit(job, self._code(job, request))
+        self._pool.start(_Job(lambda: self._guarded(job, run)))
+        return job
 
     def cancel(self) -> None:
         """Stop the running job at the next frame boundary."""
@@ -105,20 +111,11 @@ class Coder(QObject):
         self.wait()
         self._tempdir.cleanup()
 
-    def _start(self, body: Callable[[int], None]) -> int:
-        self._current += 1
-        job = self._current
-        self._pool.start(_Job(lambda: self._guarded(job, body)))
-        return job
-
-    def _guarded(self, job: int, body: Callable[[int], None]) -> None:
+    def _guarded(self, job: int, body: Callable[[], None]) -> None:
         """Run `body` on the worker thread, turning every exception into a signal."""
         _yield_cpu_to_gui()
-        if not self.is_current(job):
-            self.cancelled.emit(job)
-            return
         try:
-            body(job)
+            body()
         except Cancelled:
             self.cancelled.emit(job)
         except NVCError as error:
@@ -131,19 +128,21 @@ class Coder(QObject):
         key = (weights, device)
         if key not in self._models:
             self._models[key] = self._load_model(weights or None, device=device, warn=self.notice.emit)
+            self.model_ready.emit(self._models[key].num_rates)
         return self._models[key]
 
     def _code(self, job: int, request: CodingRequest) -> CodingOutcome:
         """Encode or decode `request`, streaming each record, then re-cost the motion latents with
         and without the temporal prior (what the live toggle shows)."""
-        model = self._model(request.weights, request.device)
-
         def on_frame(record, done: int, total: int | None) -> None:
-            self.frame_coded.emit(job, record, done, total or 0)   # no None through queued signals:
-            # PySide6 mis-counts references of None passed as `object` across threads
+            self.frame_coded.emit(job, record, done, total or 0)
 
         def should_stop() -> bool:
             return not self.is_current(job)
+
+        if should_stop():         # superseded while waiting for the worker
+            raise Cancelled()
+        model = self._model(request.weights, request.device)
 
         if request.is_bitstream:
             result = decode_video(request.source, model, on_frame=on_frame, should_stop=should_stop)
@@ -158,6 +157,6 @@ class Coder(QObject):
         costs = {tp: recost_motion(model, result.records, header.quality, tp) for tp in (True, False)}
         coded_prior = next((r.temporal_prior for r in result.records if r.frame_type == "P"),
                            request.temporal_prior)
-        return CodingOutcome(quality=header.quality, gop=header.gop, fps=Fraction(header.fps_num, header.fps_den),
-                             bitstream=bitstream, temporal_prior=coded_prior, motion_costs=costs,
-                             records=result.records)
+        return CodingOutcome(quality=header.quality, gop=header.gop,
+                             fps=Fraction(header.fps_num, header.fps_den), bitstream=bitstream,
+                             temporal_prior=coded_prior, motion_costs=costs, records=result.records)

@@ -147,8 +147,9 @@ def test_opening_the_exported_bitstream_decodes_it(qtbot, window, clip, tmp_path
     exported = tmp_path / "clip.nvc"
     window.export_bitstream(exported)
     code(qtbot, window, exported)
-    assert [np.array_equal(r.reconstruction, c) for r, c in zip(window.current_context().encoding.records, coded)] \
-        == [True] * FRAMES
+    decoded = window.current_context().encoding.records
+    assert len(decoded) == FRAMES
+    assert all(np.array_equal(r.reconstruction, c) for r, c in zip(decoded, coded))
     assert window.original.native_image() is None       # a bitstream has no original
 
 

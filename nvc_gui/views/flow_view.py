@@ -4,12 +4,12 @@ with an optional arrow overlay, each scale at its own resolution or upsampled to
 import cv2
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from nvc_gui.flow_colour import flow_to_colour, wheel_legend
 from nvc_gui.views.base import FrameContext
-from nvc_gui.views.image_view import ImageView
+from nvc_gui.views.image_view import ImageView, rgb_to_qimage
 
 NUM_SCALES = 5
 ARROWS_ACROSS = 16       # arrows along the longer side of the frame
@@ -34,8 +34,7 @@ class FlowView(QWidget):
             box.toggled.connect(self._redraw)
 
         legend = QLabel()
-        wheel = np.ascontiguousarray(wheel_legend(64))
-        legend.setPixmap(QPixmap.fromImage(QImage(wheel.data, 64, 64, 3 * 64, QImage.Format.Format_RGB888).copy()))
+        legend.setPixmap(QPixmap.fromImage(rgb_to_qimage(wheel_legend(64))))
         legend.setToolTip("Middlebury flow colour wheel: hue = direction, saturation = length "
                           "relative to the largest vector of the scale")
         options = QVBoxLayout()

@@ -4,6 +4,7 @@ makes all panels zoom and pan together."""
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Signal
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 
@@ -165,6 +166,13 @@ class ViewLink:
         """Show the whole frame in every view."""
         for view in self._views:
             view.autoRange(padding=0)
+
+
+def rgb_to_qimage(image: np.ndarray) -> QImage:
+    """A QImage holding its own copy of an RGB uint8 `(h, w, 3)` array."""
+    image = np.ascontiguousarray(image)
+    height, width = image.shape[:2]
+    return QImage(image.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
