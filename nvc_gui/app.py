@@ -8,6 +8,12 @@ import os
 import sys
 from pathlib import Path
 
+import pyqtgraph as pg
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from nvc_gui.headless import screenshot
+from nvc_gui.main_window import MainWindow
 from nvc_gui.settings import Settings
 
 APP_NAME = "nvc-gui"
@@ -52,14 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     headless = args.screenshot is not None
     if headless:
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    import pyqtgraph as pg
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
-
-    from nvc_gui.main_window import MainWindow
-
-    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # read when the QApplication starts
+    pg.setConfigOptions(imageAxisOrder="row-major")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName("nvc")
@@ -69,9 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     _apply(args, settings)
     window = MainWindow(settings, store, interactive=not headless)
     if headless:
-        from nvc_gui.headless import screenshot
         return screenshot(app, window, args.input, args.size, args.frame, args.screenshot)
-    window.resize(1600, 1000)
     window.show()
     if args.input is not None:
         window.open_path(args.input, args.size)

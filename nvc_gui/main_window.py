@@ -33,6 +33,7 @@ from nvc_gui.views.image_view import ImageView, ViewLink
 from nvc_gui.welcome import WelcomePage
 from nvc_gui.worker import Coder, CodingOutcome
 
+DEFAULT_SIZE = (1600, 1000)
 VIDEO_FILTER = ("Videos and bitstreams (*.y4m *.yuv *.mp4 *.avi *.mkv *.nvc);;"
                 "NVC bitstreams (*.nvc);;All files (*)")
 
@@ -238,11 +239,13 @@ class MainWindow(QMainWindow):
         self.coder.cancelled.connect(self._on_cancelled)
 
     def _restore_window(self) -> None:
+        """The window size and dock layout of the last run, or the defaults."""
         if self._store is None:
+            self.resize(*DEFAULT_SIZE)
             return
         geometry, state = self._store.value("window/geometry"), self._store.value("window/state")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
+        if not (isinstance(geometry, QByteArray) and self.restoreGeometry(geometry)):
+            self.resize(*DEFAULT_SIZE)
         if isinstance(state, QByteArray) and self.restoreState(state):
             self._layout_pending = False
             self.compare_dock.hide()
@@ -309,7 +312,8 @@ class MainWindow(QMainWindow):
             return cached
         if self._running is not None and self._running[1].request.cache_key == request.cache_key:
             return self._running[1].encoding
-        encoding = Encoding(request)
+        # a bitstream's rate point and GOP come from its header once it is decoded
+        encoding = Encoding(request, quality=request.quality, gop=request.gop)
         self._queue.append(_Pending(request, encoding))
         return encoding
 

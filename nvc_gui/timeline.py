@@ -24,7 +24,11 @@ class FrameTable(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)      # arrow keys belong to the window's shortcuts
         self.horizontalHeader().setStretchLastSection(True)
-        self.currentCellChanged.connect(lambda row, _c, _pr, _pc: row >= 0 and self.frame_selected.emit(row))
+        self.currentCellChanged.connect(self._on_current_cell)
+
+    def _on_current_cell(self, row: int, _column: int, _previous_row: int, _previous_column: int) -> None:
+        if row >= 0:
+            self.frame_selected.emit(row)
 
     def show_encoding(self, encoding: Encoding, temporal_prior: bool) -> None:
         """Fill the rows from the records (bits under `temporal_prior`, re-costed ones marked *)."""

@@ -16,6 +16,7 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent, QImage
+from PySide6.QtWidgets import QPushButton
 
 from nvc_core.codec import decode_video, encode_video
 from nvc_core.color import rgb_to_yuv420
@@ -73,6 +74,13 @@ def code(qtbot, win: MainWindow, path: Path) -> None:
     """Open `path` and wait until everything is coded."""
     with qtbot.waitSignal(win.idle, timeout=CODING_TIMEOUT_MS):
         win.open_path(path)
+
+
+def test_starts_on_a_page_offering_the_sample_clip(window):
+    assert window.central.currentWidget() is window.welcome
+    sample = Settings.defaults().sample_clip()
+    assert sample is not None and sample.exists()
+    assert any(sample.name in b.text() for b in window.welcome.findChildren(QPushButton))
 
 
 def test_codes_clip_and_navigates(qtbot, window, clip, errors):

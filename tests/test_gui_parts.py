@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QRectF, QSettings
+from PySide6.QtCore import QPointF, QRectF, QSettings
 
 from nvc_core.analysis import FrameAnalysis
 from nvc_core.codec import MotionCost
@@ -112,12 +112,19 @@ def test_key_chooser_keeps_the_users_choice(qtbot):
 def test_image_view_reads_out_latent_values_under_frame_coordinates(qtbot):
     view = ImageView("bits")
     qtbot.addWidget(view)
+    view.resize(300, 240)
+    view.show()
+    qtbot.waitExposed(view)
     bits = np.arange(6, dtype=np.float32).reshape(2, 3)      # a latent of a 32x48 frame
-    view.set_scalar(bits, (32, 48), levels=(0, 5))
+    view.set_scalar(bits, (32, 48), levels=(0, 5), unit="bits")
     assert view.frame_to_pixel(47.0, 31.0) == (1, 2)
     assert view.frame_to_pixel(0.0, 17.0) == (1, 0)
     assert view.frame_to_pixel(48.5, 0.0) is None
     assert view.native_image().shape == (2, 3, 3)
+    view.view.scene().sigMouseMoved.emit(view.view.mapViewToScene(QPointF(40.0, 20.0)))
+    assert view.readout().endswith("[2,1]: 5 bits")
+    view.set_scalar(bits * 10, (32, 48), levels=(0, 50), unit="bits")   # next frame, cursor kept
+    assert view.readout().endswith("[2,1]: 50 bits")
 
 
 def test_linked_views_share_centre_and_zoom(qtbot):

@@ -1,6 +1,8 @@
 """An image panel with a colour bar and a read-out of the value under the cursor, and the link that
 makes all panels zoom and pan together."""
 
+from typing import Callable
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Signal
@@ -41,7 +43,8 @@ class ImageView(QWidget):
         self._values: np.ndarray | None = None   # what the read-out reports, (h, w) or (h, w, k)
         self._unit = ""
         self._frame_size: tuple[int, int] | None = None
-        self._native: np.ndarray | None = None   # the top layer as RGB at its own resolution
+        self._cursor: QPointF | None = None      # last mouse position, frame coordinates
+        self._native: Callable[[], np.ndarray] | None = None   # the top layer as RGB, on demand
         self._graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self._graphics.scene().sigMouseClicked.connect(lambda _event: self.activated.emit(self))
         self.clear()
@@ -69,7 +72,7 @@ class ImageView(QWidget):
         self.colorbar.hide()
         self._rgb.setOpacity(1.0)
         self._show(self._rgb, rgb, frame_size, levels=(0, 255))
-        self._set_readout(image if values is None else values, unit, rgb)
+        self._set_readout(image if values is None else values, unit, lambda: rgb)
 
     def set_scalar(self, data: np.ndarray, frame_size: tuple[int, int], levels: tuple[float, float],
                    unit: str = "", colormap: str | None = None, underlay: np.ndarray | None = None,
@@ -91,13 +94,17 @@ class ImageView(QWidget):
         self._scalar.setOpacity(opacity)
         self.colorbar.setLevels((low, high))
         self.colorbar.show()
-        normalised = np.clip((data - low) / (high - low), 0, 1)
-        native = self._colormap.map(normalised.ravel(), mode=pg.ColorMap.BYTE)[:, :3]
-        self._set_readout(data if values is None else values, unit, native.reshape(*data.shape, 3))
+        colormap = self._colormap
+
+        def native() -> np.ndarray:
+            normalised = np.clip((data - low) / (high - low), 0, 1)
+            return colormap.map(normalised.ravel(), mode=pg.ColorMap.BYTE)[:, :3].reshape(*data.shape, 3)
+
+        self._set_readout(data if values is None else values, unit, native)
 
     def native_image(self) -> np.ndarray | None:
         """The top layer at its own resolution as RGB uint8 (what "save view" writes)."""
-        return self._native
+        return None if self._native is None else self._native()
 
     def frame_to_pixel(self, x: float, y: float) -> tuple[int, int] | None:
         """The (row, column) of the read-out array under frame coordinates (x, y), if inside."""
@@ -117,19 +124,27 @@ class ImageView(QWidget):
             self._frame_size = frame_size
             self.view.setRange(QRectF(0, 0, width, height), padding=0)
 
-    def _set_readout(self, values: np.ndarray, unit: str, native: np.ndarray) -> None:
+    def _set_readout(self, values: np.ndarray, unit: str, native: Callable[[], np.ndarray]) -> None:
         self._values, self._unit, self._native = values, unit, native
-        self._readout.setText(" ")
+        self._update_readout()
 
     def _on_mouse_moved(self, position: QPointF) -> None:
-        point = self.view.mapSceneToView(position)
-        pixel = self.frame_to_pixel(point.x(), point.y())
+        self._cursor = self.view.mapSceneToView(position)
+        self._update_readout()
+
+    def _update_readout(self) -> None:
+        """Show the value under the cursor (kept while stepping through frames)."""
+        pixel = None if self._cursor is None else self.frame_to_pixel(self._cursor.x(), self._cursor.y())
         if pixel is None:
+            self._readout.setText(" ")
             return
-        value = self._values[pixel]
-        text = " ".join(_format(v) for v in np.atleast_1d(value))
-        self._readout.setText(f"x={int(point.x())} y={int(point.y())}  [{pixel[1]},{pixel[0]}]: "
-                              f"{text} {self._unit}")
+        text = " ".join(_format(v) for v in np.atleast_1d(self._values[pixel]))
+        self._readout.setText(f"x={int(self._cursor.x())} y={int(self._cursor.y())}  "
+                              f"[{pixel[1]},{pixel[0]}]: {text} {self._unit}")
+
+    def readout(self) -> str:
+        """The read-out line as shown."""
+        return self._readout.text()
 
 
 class ViewLink:
