@@ -12,6 +12,9 @@ from nvc_gui.encoding import STREAM_GROUPS, Encoding
 
 GROUP_COLOURS = {"intra": "#1f77b4", "motion": "#ff7f0e", "residual": "#2ca02c", "hyper": "#9467bd",
                  "framing": "#7f7f7f"}
+PRIOR_COLOURS = {"temporal prior on": "#ff7f0e", "off": "#1f77b4"}
+PSNR_COLOURS = {"RGB": "#d62728", "Y": "#17becf"}
+SSIM_COLOUR = "#2ca02c"
 BAR_WIDTH = 0.8
 
 
@@ -26,10 +29,10 @@ class PlotsView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._graphics)
-        self.bits = self._add_plot(0, 0, "Bits per frame by sub-stream", "bits")
-        self.prior = self._add_plot(0, 1, "Motion bits: temporal prior on vs off (recost_motion)", "bits")
-        self.psnr = self._add_plot(1, 0, "PSNR", "dB")
-        self.ssim = self._add_plot(1, 1, "MS-SSIM", "")
+        self.bits = self._add_plot(0, 0, "Bits per frame", "bits", GROUP_COLOURS)
+        self.prior = self._add_plot(0, 1, "Motion bits (recost_motion)", "bits", PRIOR_COLOURS)
+        self.psnr = self._add_plot(1, 0, "PSNR", "dB", PSNR_COLOURS)
+        self.ssim = self._add_plot(1, 1, "MS-SSIM", "", {"MS-SSIM": SSIM_COLOUR})
         self._plots = (self.bits, self.prior, self.psnr, self.ssim)
         self._markers = []
         for plot in self._plots:
@@ -39,32 +42,33 @@ class PlotsView(QWidget):
             if plot is not self.bits:
                 plot.setXLink(self.bits)
         self._bars = {group: pg.BarGraphItem(x=[], height=[], width=BAR_WIDTH, brush=GROUP_COLOURS[group],
-                                             pen=None, name=group)
+                                             pen=None)
                       for group in STREAM_GROUPS}
         for bars in self._bars.values():
             self.bits.addItem(bars)
         self._curves = {
-            "psnr_rgb": self._curve(self.psnr, "RGB", "#d62728"),
-            "psnr_y": self._curve(self.psnr, "Y", "#17becf"),
-            "ms_ssim": self._curve(self.ssim, "MS-SSIM", "#2ca02c"),
-            True: self._curve(self.prior, "tp on", "#ff7f0e"),
-            False: self._curve(self.prior, "tp off", "#1f77b4"),
+            "psnr_rgb": self._curve(self.psnr, PSNR_COLOURS["RGB"]),
+            "psnr_y": self._curve(self.psnr, PSNR_COLOURS["Y"]),
+            "ms_ssim": self._curve(self.ssim, SSIM_COLOUR),
+            True: self._curve(self.prior, PRIOR_COLOURS["temporal prior on"]),
+            False: self._curve(self.prior, PRIOR_COLOURS["off"]),
         }
         self._frames = 0
         self._graphics.scene().sigMouseClicked.connect(self._on_click)
 
-    def _add_plot(self, row: int, col: int, title: str, unit: str) -> pg.PlotItem:
-        plot = self._graphics.addPlot(row=row, col=col, title=title)
+    def _add_plot(self, row: int, col: int, title: str, unit: str, legend: dict[str, str]) -> pg.PlotItem:
+        """A plot whose title is its legend (coloured names: nothing is drawn over the data)."""
+        keys = " ".join(f"<span style='color:{colour}'>■ {name}</span>" for name, colour in legend.items())
+        plot = self._graphics.addPlot(row=row, col=col, title=f"{title} &nbsp; {keys}")
         plot.setLabel("left", units=unit)
         plot.setMenuEnabled(False)
         plot.showGrid(x=True, y=True, alpha=0.2)
-        plot.addLegend(offset=(40, 1), labelTextSize="7pt", colCount=len(STREAM_GROUPS))
         return plot
 
     @staticmethod
-    def _curve(plot: pg.PlotItem, name: str, colour: str) -> pg.PlotDataItem:
+    def _curve(plot: pg.PlotItem, colour: str) -> pg.PlotDataItem:
         return plot.plot([], [], pen=pg.mkPen(colour, width=1.5), symbol="o", symbolSize=5,
-                         symbolBrush=colour, symbolPen=None, name=name)
+                         symbolBrush=colour, symbolPen=None)
 
     def show_encoding(self, encoding: Encoding, temporal_prior: bool) -> None:
         """Show the records of `encoding` (bits under `temporal_prior`)."""

@@ -2,12 +2,12 @@
 play/pause."""
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QPushButton, QSlider,
-                               QTableWidget, QTableWidgetItem, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QSlider, QTableWidget, QTableWidgetItem, QWidget)
 
 from nvc_gui.encoding import Encoding
 
-COLUMNS = ("frame", "type", "bits", "PSNR RGB", "MS-SSIM")
+COLUMNS = ("frame", "type", "bits", "PSNR", "MS-SSIM")
 
 
 class FrameTable(QTableWidget):
@@ -23,7 +23,7 @@ class FrameTable(QTableWidget):
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)      # arrow keys belong to the window's shortcuts
-        self.horizontalHeader().setStretchLastSection(True)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.currentCellChanged.connect(self._on_current_cell)
 
     def _on_current_cell(self, row: int, _column: int, _previous_row: int, _previous_column: int) -> None:
