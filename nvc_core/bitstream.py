@@ -1,7 +1,7 @@
 """The .nvc bitstream (documented in docs/bitstream.md): a header, then one chunk per frame.
 
-All integers little-endian. A header CRC catches header damage; a hash of every reconstructed frame
-lets the decoder detect corruption or drift in the payload.
+All integers little-endian. CRC-32s catch damage to the header and to every frame's payload; a hash
+of every reconstructed frame lets the decoder detect drift (a decoder whose arithmetic differs).
 """
 from __future__ import annotations
 
@@ -83,7 +83,8 @@ class FrameChunk:
         payloads = [self.streams[name] for name in STREAM_NAMES[self.frame_type]]
         head = _CHUNK.pack(FRAME_TYPES.index(self.frame_type), int(self.temporal_prior), len(payloads))
         lengths = b"".join(_LENGTH.pack(len(p)) for p in payloads)
-        return head + lengths + self.recon_hash + b"".join(payloads)
+        body = b"".join(payloads)
+        return head + lengths + self.recon_hash + _CRC.pack(zlib.crc32(body)) + body
 
     @classmethod
     def read(cls, f: BinaryIO, index: int) -> "FrameChunk":
@@ -97,7 +98,10 @@ class FrameChunk:
             raise BitstreamError(f"corrupt bitstream: frame {index} has {count} sub-streams, expected {len(names)}")
         lengths = [_LENGTH.unpack(_read_exact(f, _LENGTH.size, index))[0] for _ in names]
         recon_hash = _read_exact(f, HASH_BYTES, index)
+        (crc,) = _CRC.unpack(_read_exact(f, _CRC.size, index))
         streams = {name: _read_exact(f, n, index) for name, n in zip(names, lengths)}
+        if zlib.crc32(b"".join(streams.values())) != crc:
+            raise BitstreamError(f"corrupt bitstream: frame {index} payload fails its CRC")
         return cls(frame_type, bool(flags & 1), streams, recon_hash)
 
     def streams_for(self, coder: str) -> dict[str, bytes]:
@@ -107,7 +111,7 @@ class FrameChunk:
     @staticmethod
     def overhead_bytes(frame_type: str) -> int:
         """Framing bytes of a chunk besides its payloads."""
-        return _CHUNK.size + _LENGTH.size * len(STREAM_NAMES[frame_type]) + HASH_BYTES
+        return _CHUNK.size + _LENGTH.size * len(STREAM_NAMES[frame_type]) + HASH_BYTES + _CRC.size
 
 
 def frame_hash(rgb: np.ndarray) -> bytes:

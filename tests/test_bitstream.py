@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
+
 import pytest
 
 from nvc_core.bitstream import FrameChunk, StreamHeader
@@ -73,3 +75,16 @@ def test_chunk_with_wrong_stream_count_is_refused():
     bad = bytes([0, 0, 3]) + chunk[3:]
     with pytest.raises(BitstreamError, match="sub-streams"):
         FrameChunk.read(io.BytesIO(bad), 0)
+
+
+def test_random_damage_always_gives_a_bitstream_error(lively_model, stream, tmp_path):
+    """Flip random bytes anywhere after the header: every outcome is a BitstreamError, never a crash."""
+    rng = np.random.default_rng(7)
+    original = stream[0].read_bytes()
+    header = len(stream[1].header.pack())
+    for trial in range(8):
+        data = bytearray(original)
+        for pos in rng.integers(header, len(data), size=int(rng.integers(1, 4))):
+            data[pos] ^= int(rng.integers(1, 256))
+        with pytest.raises(BitstreamError):
+            decode_video(_variant(tmp_path, bytes(data), f"fuzz{trial}.nvc"), lively_model)
