@@ -209,7 +209,7 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         self._action(menu, "&Fit All Views", self.view_link.fit_all)
         menu = self.menuBar().addMenu("&Coding")
-        self._action(menu, "&Code Again", self.code, QKeySequence("Ctrl+R"))
+        self._action(menu, "&Code Now", self.code, QKeySequence("Ctrl+R"))
         self._action(menu, "C&ancel", self.cancel, QKeySequence("Esc"))
         self.compare_action = self.compare_dock.toggleViewAction()
         self.compare_action.setText("Co&mpare Mode")

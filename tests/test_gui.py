@@ -109,6 +109,17 @@ def test_codes_clip_and_navigates(qtbot, window, clip, errors):
     assert window.bitmap.latent.currentText() == "motion.y"
 
 
+def test_clicking_a_plot_selects_the_frame(qtbot, window, clip):
+    code(qtbot, window, clip)
+    plot = window.plots.psnr
+    (_, _), (y0, y1) = plot.vb.viewRange()
+    graphics = plot.scene().views()[0]
+    position = graphics.mapFromScene(plot.vb.mapViewToScene(QPointF(2.0, (y0 + y1) / 2)))
+    qtbot.mouseClick(graphics.viewport(), Qt.MouseButton.LeftButton, pos=position)
+    assert window.current_context().index == 2
+    assert window.table.currentRow() == 2
+
+
 def test_temporal_prior_toggle_is_live(qtbot, window, clip):
     code(qtbot, window, clip)
     window.set_frame(FRAMES - 1)
