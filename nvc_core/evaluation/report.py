@@ -77,23 +77,25 @@ def format_table(bd: dict) -> str:
     for anchor, by_metric in bd["vs"].items():
         clip_names = list(by_metric[METRICS[0]]["clips"])
         for clip in clip_names:
-            cells = []
-            for m in METRICS:
-                r = by_metric[m]["clips"][clip]["bd_rate"]
-                cells.append(f"{_cell(r['value'], '+.1f'):>9}")
-                if r["value"] is None:
-                    notes.append(f"  {anchor} / {clip} / {METRIC_LABELS[m]}: {r['reason']}")
+            results = {m: by_metric[m]["clips"][clip]["bd_rate"] for m in METRICS}
+            cells = " ".join(f"{_cell(r['value'], '+.1f'):>9}" for r in results.values())
             dist = by_metric["psnr_rgb"]["clips"][clip]["bd_dist"]["value"]
-            lines.append(f"{anchor:<12} {clip:<26} " + " ".join(cells) + f"  {_cell(dist, '+8.2f')}")
+            lines.append(f"{anchor:<12} {clip:<26} {cells}  {_cell(dist, '+.2f'):>7}")
+            reasons: dict[str, list[str]] = {}
+            for m, r in results.items():
+                if r["value"] is None:
+                    reasons.setdefault(r["reason"], []).append(METRIC_LABELS[m])
+            notes += [f"  {anchor} / {clip} ({', '.join(ms)}): {reason}" for reason, ms in reasons.items()]
         avg = " ".join(f"{_cell(by_metric[m]['average_bd_rate'], '+.1f'):>9}" for m in METRICS)
         label = f"average ({by_metric['psnr_rgb']['clips_averaged']}/{len(clip_names)} clips)"
-        lines.append(f"{anchor:<12} {label:<26} {avg}  {_cell(by_metric['psnr_rgb']['average_bd_dist'], '+8.2f')}")
+        avg_dist = _cell(by_metric["psnr_rgb"]["average_bd_dist"], "+.2f")
+        lines.append(f"{anchor:<12} {label:<26} {avg}  {avg_dist:>7}")
     if notes:
         lines += ["n/a:"] + notes
     return "\n".join(lines)
 
 
-def plot_rd(clip: str, codecs: dict[str, list[dict]], path: Path) -> None:
+def plot_rd(title: str, codecs: dict[str, list[dict]], path: Path) -> None:
     """PSNR-RGB vs bpp and MS-SSIM vs bpp of every codec on one clip, saved as PNG."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     for ax, metric in zip(axes, ("psnr_rgb", "ms_ssim")):
@@ -106,7 +108,7 @@ def plot_rd(clip: str, codecs: dict[str, list[dict]], path: Path) -> None:
         ax.set_ylabel(METRIC_LABELS[metric] + (" (dB)" if metric != "ms_ssim" else ""))
         ax.grid(True, alpha=0.3)
         ax.legend()
-    fig.suptitle(clip)
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
