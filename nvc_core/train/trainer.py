@@ -25,7 +25,7 @@ import torch.distributed as torch_dist
 from tqdm import tqdm
 
 from nvc_core.errors import NVCError
-from nvc_core.models.nvc import NVC, NVCConfig
+from nvc_core.models.nvc import NVC, PAD_MULTIPLE, NVCConfig
 from nvc_core.train.data import PhotoSet, clip_source, to_batch
 from nvc_core.train.losses import psnr
 from nvc_core.train.stages import ORDER, STAGES, Stage, prepare, train_step
@@ -179,6 +179,8 @@ def stage_settings(config: dict, name: str) -> dict:
     s = {**config["train"], **(config.get("stages") or {}).get(name, {})}
     if not s.get("steps") and not s.get("minutes"):
         raise NVCError(f"stage {name} has neither steps nor minutes")
+    if s["crop"] % PAD_MULTIPLE:
+        raise NVCError(f"stage {name}: crop {s['crop']} is not a multiple of {PAD_MULTIPLE}")
     return s
 
 
