@@ -246,7 +246,7 @@ def main() -> None:
             _print_row(results[-1])
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"machine": f"{platform.machine()} {platform.processor()}", "torch": torch.__version__,
+        meta = {"machine": platform.machine(), "torch": torch.__version__,
                 "python": platform.python_version(), "cpu_count": os.cpu_count(),
                 "loadavg_1min_before": load_before, "loadavg_1min_after": os.getloadavg()[0]}
         args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=1))
