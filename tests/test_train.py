@@ -8,13 +8,15 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import yaml
 
+from nvc_core.errors import NVCError
 from nvc_core.models.nvc import NVC, NVCConfig
 from nvc_core.train.cli import add_parser, parse_stages
 from nvc_core.train.config import load_config, set_value
 from nvc_core.train.stages import ORDER, STAGES
 from nvc_core.train.synthetic import make_clip
-from nvc_core.train.trainer import Log, Processes, train, train_stage
+from nvc_core.train.trainer import Log, Processes, stage_settings, train, train_stage
 from nvc_core.weights import load_model
 
 TINY = {"channels": 16, "latent_channels": 16, "blocks": 1, "mcn_channels": 8}
@@ -110,7 +112,6 @@ def test_resume_gives_the_same_next_step(tmp_path, photos):
 
 def test_cli_trains_and_exports_loadable_weights(tmp_path, photos):
     config_path = tmp_path / "train.yaml"
-    import yaml
     config_path.write_text(yaml.safe_dump(tiny_config(tmp_path, photos)))
     parser = argparse.ArgumentParser()
     add_parser(parser.add_subparsers())
@@ -127,3 +128,13 @@ def test_parse_stages_keeps_paper_order():
     assert parse_stages("multiframe,intra") == ["intra", "multiframe"]
     with pytest.raises(Exception, match="unknown stage"):
         parse_stages("bogus")
+
+
+def test_stage_settings_reject_unusable_budgets_and_crops(tmp_path, photos):
+    config = tiny_config(tmp_path, photos)
+    with pytest.raises(NVCError, match="neither steps nor minutes"):
+        stage_settings(config, "intra")
+    set_value(config, "train.steps=1")
+    set_value(config, "stages.intra.crop=96")
+    with pytest.raises(NVCError, match="multiple of 64"):
+        stage_settings(config, "intra")
