@@ -49,6 +49,15 @@ def settings(**kw) -> dict:
     return {**s, **kw}
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Training sets the thread count; give it back to the other tests."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def data():
     return FixedClip()
@@ -57,9 +66,9 @@ def data():
 @pytest.mark.parametrize("name", ORDER)
 def test_stage_lowers_its_loss(name, data, tmp_path):
     torch.manual_seed(0)
-    torch.set_num_threads(1)
     model = NVC(NVCConfig(**TINY, lambdas=(0.01,)))
-    losses = train_stage(model, STAGES[name], settings(), data, tmp_path, Log(tmp_path), Processes(torch.device("cpu")), 0)
+    losses = train_stage(model, STAGES[name], settings(), data, tmp_path, Log(tmp_path),
+                         Processes(torch.device("cpu")), 0)
     assert len(losses) == 16 and all(np.isfinite(losses))
     assert np.mean(losses[-4:]) < np.mean(losses[:4])
 
