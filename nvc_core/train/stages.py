@@ -4,15 +4,17 @@
 |---------------------|-------------------------------|------------------------|----------------------------------------|
 | `intra`             | neuro-Intra per λ (III-F)     | intra                  | λ·255²·MSE + R_intra                   |
 | `motion-pretrain`   | Step 0, eq. (3)-(4)           | motion                 | Σ_s α_s·D1(warp(X̂^s_{t-1}, f^s), X^s_t) |
-| `motion-rate`       | Step 1                        | motion (+ TUM, STHAM)  | λ·255²·eq.(3) + R_motion               |
+| `motion-rate`       | Step 1                        | motion (+ TUM, STHAM)  | λ·255·eq.(3) + R_motion                |
 | `mcn-pretrain`      | Step 2                        | MS-MCN                 | eq. (3) at s = 0 with X̂p_t             |
-| `motion-joint`      | Step 3                        | motion, MS-MCN         | λ·255²·eq.(3) with X̂p_t + R_motion     |
+| `motion-joint`      | Step 3                        | motion, MS-MCN         | λ·255·eq.(3) with X̂p_t + R_motion      |
 | `residual-pretrain` | eq. (8)                       | residual               | λ·255²·MSE(X̂p_t + r̂_t) + R_residual    |
 | `inter-joint`       | III-F, joint refinement       | motion, MS-MCN, res.   | λ·255²·MSE + R_motion + R_residual     |
 | `multiframe`        | III-F, groups of 4 frames     | motion, MS-MCN, res.   | same, summed over the 3 P-frames       |
 
 λ is that of a rate index drawn per sample, so the per-rate gains (variable rate from one set of
 weights) are learned; for P-frames λ_inter = λ_intra · ``inter_lambda_ratio`` (1/4 by default).
+Distortions are in 8-bit levels: 255²·MSE, and 255·ℓ1 for eq. (3) (with 255² the motion rate would
+weigh nothing against the ℓ1 prediction error).
 Everything a stage does not train is frozen and runs in eval mode (plain rounding): e.g. the intra
 coder produces the reference frames exactly as the decoder would.
 
@@ -109,7 +111,8 @@ def pframe(model: NVC, stage: Stage, ref: torch.Tensor, cur: torch.Tensor, q: to
         distortion = warping_loss(ref, cur, flows[:stage.scales], recon if stage.predict == "mcn" else None,
                                   alpha)
     pixels = cur.shape[-2] * cur.shape[-1]
-    loss = lam * 255 ** 2 * distortion + bpp(likelihoods, stage.rate, pixels) if stage.rate else distortion
+    levels = 255.0 ** 2 if stage.predict == "residual" else 255.0          # MSE or ℓ1 in 8-bit levels
+    loss = lam * levels * distortion + bpp(likelihoods, stage.rate, pixels) if stage.rate else distortion
     return StepTerms(loss, bpp(likelihoods, tuple(likelihoods), pixels), mse(recon, cur)), recon, state
 
 
