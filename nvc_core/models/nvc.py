@@ -47,6 +47,14 @@ class NVCConfig:
 
 
 @dataclass
+class MotionOutput:
+    """neuro-Motion in training: MCFs f^0..f^4, motion likelihoods and the new TUM state."""
+    flows: list[torch.Tensor]
+    likelihoods: dict[str, torch.Tensor]
+    state: State
+
+
+@dataclass
 class InterOutput:
     """One P-frame in training: reconstruction, prediction, MCFs, likelihoods and the new TUM state."""
     x_hat: torch.Tensor
@@ -74,15 +82,20 @@ class NVC(nn.Module):
         """neuro-Intra training pass: CoderOutput with decoded = X̂ (B,3,H,W)."""
         return self.intra(x, q)
 
+    def forward_motion(self, reference: torch.Tensor, current: torch.Tensor, q: int | torch.Tensor,
+                       state: State | None = None, temporal: bool | torch.Tensor = True) -> MotionOutput:
+        """neuro-Motion training pass: cat(X̂_{t-1}, X_t) -> F̂_t -> MCFs, and the TUM update (eq. 7)."""
+        motion = self.motion(torch.cat([reference, current], 1), q,
+                             self.motion.temporal_prior(state, temporal))
+        likelihoods = {"motion.y": motion.likelihoods["y"], "motion.z": motion.likelihoods["z"]}
+        return MotionOutput(motion.decoded, likelihoods, self.motion.update_state(motion.y_hat, state))
+
     def forward_inter(self, reference: torch.Tensor, current: torch.Tensor, q: int | torch.Tensor,
                       state: State | None = None, temporal: bool | torch.Tensor = True) -> InterOutput:
         """One P-frame training pass (eq. 1 with the total rate of motion and residual)."""
-        motion = self.motion(torch.cat([reference, current], 1), q,
-                             self.motion.temporal_prior(state, temporal))
-        flows = motion.decoded
-        prediction = self.mcn(reference, flows)
+        motion = self.forward_motion(reference, current, q, state, temporal)
+        prediction = self.mcn(reference, motion.flows)
         res = self.residual(current - prediction, q)
-        likelihoods = {"motion.y": motion.likelihoods["y"], "motion.z": motion.likelihoods["z"],
+        likelihoods = {**motion.likelihoods,
                        "residual.y": res.likelihoods["y"], "residual.z": res.likelihoods["z"]}
-        return InterOutput(prediction + res.decoded, prediction, flows, likelihoods,
-                           self.motion.update_state(motion.y_hat, state))
+        return InterOutput(prediction + res.decoded, prediction, motion.flows, likelihoods, motion.state)

@@ -103,11 +103,9 @@ def pframe(model: NVC, stage: Stage, ref: torch.Tensor, cur: torch.Tensor, q: to
         recon, likelihoods, state = out.x_hat, out.likelihoods, out.state
         distortion = mse(recon, cur)
     else:  # motion stages: neuro-Motion (+ MS-MCN) only, no residual coding
-        motion = model.motion(torch.cat([ref, cur], 1), q, model.motion.temporal_prior(state, temporal))
-        flows = motion.decoded                                            # MCFs f^0..f^4
+        motion = model.forward_motion(ref, cur, q, state, temporal)
+        flows, likelihoods, state = motion.flows, motion.likelihoods, motion.state   # MCFs f^0..f^4
         recon = model.mcn(ref, flows) if stage.predict == "mcn" else backward_warp(ref, flows[0])
-        likelihoods = {"motion.y": motion.likelihoods["y"], "motion.z": motion.likelihoods["z"]}
-        state = model.motion.update_state(motion.y_hat, state)
         distortion = warping_loss(ref, cur, flows[:stage.scales], recon if stage.predict == "mcn" else None,
                                   alpha)
     pixels = cur.shape[-2] * cur.shape[-1]
