@@ -104,6 +104,11 @@ class FrameChunk:
             raise BitstreamError(f"corrupt bitstream: frame {index} payload fails its CRC")
         return cls(frame_type, bool(flags & 1), streams, recon_hash)
 
+    @property
+    def nbytes(self) -> int:
+        """Size of the packed chunk: framing plus payloads."""
+        return self.overhead_bytes(self.frame_type) + sum(len(v) for v in self.streams.values())
+
     def streams_for(self, coder: str) -> dict[str, bytes]:
         """The z and y sub-streams of one coder ("intra", "motion", "residual")."""
         return {part: self.streams[f"{coder}.{part}"] for part in ("z", "y")}

@@ -157,7 +157,7 @@ def cmd_info(args) -> int:
         for i in range(h.frame_count):
             c = FrameChunk.read(f, i)
             bits = {k: 8 * len(v) for k, v in c.streams.items()}
-            print(f"{i:5d} {c.frame_type:>4} {'on' if c.temporal_prior else '--':>2} {8 * len(c.pack()):9d} "
+            print(f"{i:5d} {c.frame_type:>4} {'on' if c.temporal_prior else '--':>2} {8 * c.nbytes:9d} "
                   + " ".join(f"{bits.get(n, ''):>11}" for n in names))
     return 0
 

@@ -123,7 +123,8 @@ class VideoEncoder(_Coder):
                              f"({self.height}, {self.width}, 3) uint8")
         x = to_tensor(rgb, self.device)
         m = self.model
-        if self._frame_type() == "I":
+        frame_type = self._frame_type()
+        if frame_type == "I":
             intra = m.intra.compress(x, self.quality)
             self.state = None
             coded, reconstruction, extra = {"intra": intra}, intra.decoded, {}
@@ -137,7 +138,6 @@ class VideoEncoder(_Coder):
             h, w = self.height, self.width
             extra = {"prediction": _image(prediction, h, w), "residual": _image(x - prediction, h, w),
                      "residual_hat": _image(residual.decoded, h, w), "flows": _flows(flows, h, w)}
-        frame_type = self._frame_type()
         tp = self.temporal_prior and frame_type == "P"
         record = self._finish(frame_type, tp, coded, reconstruction, extra)
         streams = {f"{c}.{p}": lat.streams[p] for c, lat in coded.items() for p in ("z", "y")}
@@ -192,7 +192,7 @@ class VideoDecoder(_Coder):
             raise BitstreamError(f"corrupt bitstream: frame {index} does not match the encoder's "
                                  f"reconstruction (hash mismatch)")
         record.bits_by_stream = {k: 8 * len(v) for k, v in chunk.streams.items()}
-        record.bits = 8 * (len(chunk.pack()))
+        record.bits = 8 * chunk.nbytes
         return record.reconstruction, record
 
 

@@ -136,7 +136,6 @@ class PriorAggregation(nn.Module):
         for select in (anchors, ~anchors):
             mean, scale = snap_parameters(*self.parameters_for(known, hyper, temporal))
             sym = decode_symbols(decoder, mean[select].cpu().numpy(), scale[select].cpu().numpy(), lo, hi)
-            known = known.clone()
             known[select] = torch.from_numpy(sym.astype(np.float32)).to(known.device)
         return known
 
