@@ -2,10 +2,11 @@
 
 from dataclasses import dataclass
 
-from PySide6.QtWidgets import QComboBox
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from nvc_core.analysis import FrameAnalysis
 from nvc_gui.encoding import Encoding
+from nvc_gui.views.image_view import ImageView
 
 
 @dataclass(frozen=True)
@@ -56,3 +57,38 @@ class KeyChooser(QComboBox):
 def _coder_rank(key: str) -> int:
     coder = key.partition(".")[0].split()[-1]    # "bits motion.y" -> "motion"
     return CODER_ORDER.index(coder) if coder in CODER_ORDER else len(CODER_ORDER)
+
+
+class ChooserImageView(QWidget):
+    """A map view: a key chooser (plus optional extra controls) and an "over frame" switch above one
+    ImageView. Subclasses draw the current frame's map in ``_redraw``."""
+
+    OVERLAY_OPACITY = 0.6
+
+    def __init__(self, chooser: KeyChooser, image: ImageView, extra: tuple[QWidget, ...] = ()):
+        super().__init__()
+        self.chooser, self.image = chooser, image
+        self.overlay = QCheckBox("over frame")
+        controls = QHBoxLayout()
+        controls.addWidget(chooser, stretch=1)
+        for widget in (*extra, self.overlay):
+            controls.addWidget(widget)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        layout.addWidget(image, stretch=1)
+        self._context: FrameContext | None = None
+        chooser.currentTextChanged.connect(self._redraw)
+        self.overlay.toggled.connect(self._redraw)
+
+    def image_views(self) -> list[ImageView]:
+        return [self.image]
+
+    def underlay(self, record: FrameAnalysis):
+        """(underlay image or None, opacity) for the "over frame" switch."""
+        if self.overlay.isChecked():
+            return record.reconstruction, self.OVERLAY_OPACITY
+        return None, 1.0
+
+    def _redraw(self) -> None:
+        raise NotImplementedError

@@ -3,43 +3,28 @@ channels or for one channel, alone or over the frame; and, for the motion latent
 temporal prior saves (re-costed without it minus with it)."""
 
 import numpy as np
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QSpinBox
 
-from nvc_gui.views.base import FrameContext, KeyChooser
+from nvc_gui.views.base import ChooserImageView, FrameContext, KeyChooser
 from nvc_gui.views.image_view import ImageView
 
 BITS_SAVED = "bits saved by temporal prior (motion.y)"
 ALL_CHANNELS = -1
 
 
-class BitMapView(QWidget):
+class BitMapView(ChooserImageView):
     """Bit map of the chosen latent (or of the temporal prior's saving) for the current frame."""
 
     def __init__(self):
-        super().__init__()
-        self.latent = KeyChooser("motion.y")
-        self.channel = QSpinBox()
-        self.channel.setMinimum(ALL_CHANNELS)
-        self.channel.setSpecialValueText("Σ channels")
-        self.channel.setPrefix("channel ")
-        self.channel.setValue(ALL_CHANNELS)
-        self.overlay = QCheckBox("over frame")
-        self.image = ImageView("Bits per latent element", colormap="inferno")
-        controls = QHBoxLayout()
-        controls.addWidget(self.latent, stretch=1)
-        controls.addWidget(self.channel)
-        controls.addWidget(self.overlay)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(controls)
-        layout.addWidget(self.image, stretch=1)
-        self._context: FrameContext | None = None
-        self.latent.currentTextChanged.connect(self._redraw)
+        channel = QSpinBox()
+        channel.setMinimum(ALL_CHANNELS)
+        channel.setSpecialValueText("Σ channels")
+        channel.setPrefix("channel ")
+        channel.setValue(ALL_CHANNELS)
+        super().__init__(KeyChooser("motion.y"), ImageView("Bits per latent element", colormap="inferno"),
+                         extra=(channel,))
+        self.latent, self.channel = self.chooser, channel
         self.channel.valueChanged.connect(self._redraw)
-        self.overlay.toggled.connect(self._redraw)
-
-    def image_views(self) -> list[ImageView]:
-        return [self.image]
 
     def show_frame(self, context: FrameContext) -> None:
         self._context = context
@@ -53,8 +38,7 @@ class BitMapView(QWidget):
             return
         key = self.latent.currentText()
         record = context.record
-        underlay = record.reconstruction if self.overlay.isChecked() else None
-        opacity = 0.6 if self.overlay.isChecked() else 1.0
+        underlay, opacity = self.underlay(record)
         if key == BITS_SAVED:
             saved = context.encoding.bits_saved_map(context.index)
             self.channel.setEnabled(False)
