@@ -117,26 +117,33 @@ class VAECoder(nn.Module):
     def _gain(self, table: torch.Tensor, q: int | torch.Tensor) -> torch.Tensor:
         return torch.exp(table[q]).view(-1, self.latent_channels, 1, 1)
 
+    def analysis(self, x: torch.Tensor, q: int | torch.Tensor) -> torch.Tensor:
+        """y = Em(x) scaled by the gains of rate point q (before quantization)."""
+        return self.em(x) * self._gain(self.log_gain, q)
+
+    def synthesis(self, y_hat: torch.Tensor, q: int | torch.Tensor):
+        """Dm(ŷ / gains of rate point q): the decoded frame, residual or MCFs."""
+        return self.dm(y_hat * self._gain(self.log_inv_gain, q))
+
     def forward(self, x: torch.Tensor, q: int | torch.Tensor, temporal: torch.Tensor | None = None
                 ) -> CoderOutput:
         """Training / estimation pass (universal quantization when ``self.training``)."""
-        y = self.em(x) * self._gain(self.log_gain, q)
+        y = self.analysis(x, q)
         z_hat = quantize(self.eh(y), self.training)
         y_hat = quantize(y, self.training)
         likelihoods = {"y": self.pa(y_hat, self.dh(z_hat), temporal), "z": self.z_prior.likelihood(z_hat)}
-        decoded = self.dm(y_hat * self._gain(self.log_inv_gain, q))
-        return CoderOutput(decoded, y_hat, likelihoods)
+        return CoderOutput(self.synthesis(y_hat, q), y_hat, likelihoods)
 
     # -- coding (batch of one) --------------------------------------------------------------------
     @torch.no_grad()
     def compress(self, x: torch.Tensor, q: int, temporal: torch.Tensor | None = None) -> CodedLatents:
-        y = self.em(x) * self._gain(self.log_gain, q)
+        y = self.analysis(x, q)
         y_sym = torch.round(y).clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT)
         z_sym = torch.round(self.eh(y)).clamp(-Z_RANGE, Z_RANGE)
         encoder_masks = {"main_enc": self.em, "hyper_enc": self.eh}
         z_stream, z_bits = self.z_prior.encode(z_sym, self.z_prior.pmf_table())
         y_stream, y_bits = self.pa.compress(y_sym, self.dh(z_sym), temporal)
-        decoded = self.dm(y_sym * self._gain(self.log_inv_gain, q))
+        decoded = self.synthesis(y_sym, q)
         return CodedLatents(
             streams={"z": z_stream, "y": y_stream},
             symbols={"z": _ints(z_sym), "y": _ints(y_sym)},
@@ -153,7 +160,7 @@ class VAECoder(nn.Module):
         z_sym = z_sym.unsqueeze(0).to(device)
         hyper = self.dh(z_sym)
         y_sym = self.pa.decompress(streams["y"], hyper, temporal)
-        decoded = self.dm(y_sym * self._gain(self.log_inv_gain, q))
+        decoded = self.synthesis(y_sym, q)
         z_bits = self.z_prior.bits(z_sym, table)
         y_bits = self.pa.bits(y_sym, hyper, temporal)[0].cpu().numpy().astype(np.float32)
         return CodedLatents(streams=streams, symbols={"z": _ints(z_sym), "y": _ints(y_sym)},
