@@ -118,12 +118,16 @@ class PriorAggregation(nn.Module):
         lo, hi = symbol_range(y_sym)
         encoder = constriction.stream.queue.RangeEncoder()
         known = torch.zeros_like(y_sym)
+        coded_mean, coded_scale = torch.zeros_like(y_sym), torch.zeros_like(y_sym)
         for select in (anchors, ~anchors):
             mean, scale = snap_parameters(*self.parameters_for(known, hyper, temporal))
             encode_symbols(encoder, y_sym[select].cpu().numpy(), mean[select].cpu().numpy(),
                            scale[select].cpu().numpy(), lo, hi)
+            coded_mean = torch.where(select, mean, coded_mean)
+            coded_scale = torch.where(select, scale, coded_scale)
             known = torch.where(select, y_sym, known)
-        return pack_stream(encoder, lo, hi), self.bits(y_sym, hyper, temporal)[0].cpu().numpy().astype(np.float32)
+        bits = coding_bits(y_sym, coded_mean, coded_scale, lo, hi)
+        return pack_stream(encoder, lo, hi), bits[0].cpu().numpy().astype(np.float32)
 
     @torch.no_grad()
     def decompress(self, data: bytes, hyper: torch.Tensor, temporal: torch.Tensor | None) -> torch.Tensor:
