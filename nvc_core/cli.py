@@ -79,11 +79,12 @@ def _load(args):
 
 
 def _summary(result) -> dict:
+    from nvc_core.evaluation.rd import bits_per_pixel
     from nvc_core.metrics import mse_to_psnr
     records = result.records
     h, w = result.header.height, result.header.width
     summary = {"width": w, "height": h, "frames": len(records),
-               "bpp": 8 * result.file_bytes / (w * h * len(records)), "file_bytes": result.file_bytes}
+               "bpp": bits_per_pixel(result.file_bytes, w, h, len(records)), "file_bytes": result.file_bytes}
     if records and records[0].psnr_rgb is not None:
         # sequence PSNR from the mean MSE over frames (inf-safe), MS-SSIM averaged
         for key in ("psnr_rgb", "psnr_y"):
