@@ -21,6 +21,7 @@ from nvc_core.analysis import FrameAnalysis
 from nvc_core.bitstream import FrameChunk, StreamHeader, frame_hash
 from nvc_core.env import set_torch_env
 from nvc_core.errors import BitstreamError, Cancelled, NVCError, VideoError
+from nvc_core.flow_estimate import estimate_flow, flow_tensor
 from nvc_core.metrics import ms_ssim, psnr, psnr_y
 from nvc_core.models.neuro_motion import State
 from nvc_core.models.nvc import NVC, PAD_MULTIPLE
@@ -115,6 +116,15 @@ class VideoEncoder(_Coder):
         super().__init__(model, width, height, quality, gop)
         self.temporal_prior = temporal_prior
         self.matrix = matrix
+        self.previous_source: np.ndarray | None = None   # padded, for the flow hint of neuro-Motion
+
+    def _flow_hint(self, source: np.ndarray) -> torch.Tensor | None:
+        """Flow estimate of the padded source frame against the previous one (flow-guided neuro-Motion).
+
+        Computed on the frames as padded for coding, so that it covers every pixel Em sees."""
+        if not self.model.motion.flow_guided:
+            return None
+        return flow_tensor(estimate_flow(self.previous_source, source), self.device)
 
     @torch.no_grad()
     def encode_frame(self, rgb: np.ndarray) -> tuple[bytes, FrameAnalysis]:
@@ -122,6 +132,8 @@ class VideoEncoder(_Coder):
             raise VideoError(f"frame {self.index} is {rgb.shape} {rgb.dtype}, expected "
                              f"({self.height}, {self.width}, 3) uint8")
         x = to_tensor(rgb, self.device)
+        hp, wp = x.shape[-2:]
+        source = np.pad(rgb, ((0, hp - self.height), (0, wp - self.width), (0, 0)), mode="edge")
         m = self.model
         frame_type = self._frame_type()
         if frame_type == "I":
@@ -130,7 +142,8 @@ class VideoEncoder(_Coder):
             coded, reconstruction, extra = {"intra": intra}, intra.decoded, {}
         else:
             temporal = m.motion.temporal_prior(self.state, self.temporal_prior)
-            motion = m.motion.compress(torch.cat([self.reference, x], 1), self.quality, temporal)
+            em_input = m.motion.encoder_input(self.reference, x, self._flow_hint(source))
+            motion = m.motion.compress(em_input, self.quality, temporal)
             flows, prediction = self._inter_tail(motion)
             residual = m.residual.compress(x - prediction, self.quality)
             coded = {"motion": motion, "residual": residual}
@@ -148,6 +161,7 @@ class VideoEncoder(_Coder):
         record.psnr_rgb = psnr(rgb, record.reconstruction)
         record.psnr_y = psnr_y(rgb, record.reconstruction, self.matrix)
         record.ms_ssim = ms_ssim(rgb, record.reconstruction)
+        self.previous_source = source
         return chunk, record
 
 

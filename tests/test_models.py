@@ -1,6 +1,7 @@
 """Network components: shapes, warping, quantization, attention masks, variable-rate gains."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from nvc_core.layers import NLAM, backward_warp
@@ -43,7 +44,8 @@ def test_training_passes_shapes_and_per_sample_rates():
     intra = model.forward_intra(x, q)
     assert intra.decoded.shape == x.shape
     assert intra.likelihoods["y"].shape == (2, 8, 4, 4) and intra.likelihoods["z"].shape == (2, 8, 1, 1)
-    inter = model.forward_inter(x, torch.rand_like(x), q, None, torch.tensor([True, False]))
+    inter = model.forward_inter(x, torch.rand_like(x), q, None, torch.tensor([True, False]),
+                                hint=torch.randn(2, 2, 64, 64))
     assert [f.shape[-2:] for f in inter.flows] == [(64, 64), (32, 32), (16, 16), (8, 8), (4, 4)]
     assert inter.x_hat.shape == x.shape and inter.state[0].shape == (2, 16, 4, 4)
     loss = sum(-torch.log2(v).sum() for v in inter.likelihoods.values()) + (inter.x_hat - x).pow(2).sum()
@@ -60,3 +62,16 @@ def test_zero_flow_prediction_starts_from_the_reference():
         for p in model.mcn.fusion[-1].parameters():
             p.zero_()
         assert torch.allclose(model.mcn(ref, flows), ref, atol=1e-5)
+
+
+def test_pure_one_stage_motion_is_selectable():
+    """flow_guided=False is the paper's neuro-Motion: Em sees cat(X̂_{t-1}, X_t) only, no hint needed."""
+    model = NVC(NVCConfig(**{**TINY.__dict__, "flow_guided": False})).eval()
+    assert model.motion.em.net[0].in_channels == 6
+    assert NVC(TINY).motion.em.net[0].in_channels == 8
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        out = model.forward_inter(x, x, 0)
+    assert out.x_hat.shape == x.shape
+    with torch.no_grad(), pytest.raises(ValueError, match="flow hint"):
+        NVC(TINY).eval().forward_inter(x, x, 0)

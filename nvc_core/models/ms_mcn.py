@@ -7,6 +7,7 @@
 4. Fusion layer [1x1 conv, ReLU, 3x3 conv] on cat(F_0^w, F_0^up) gives the predicted frame X̂p_t.
 The fusion output is added to the reference warped at full resolution with f^0 (a skip connection
 that makes the network start from plain warping; it learns the correction).
+Width (beyond the paper, for cost): C/2 channels at full resolution, C at the coarser scales.
 """
 from __future__ import annotations
 
@@ -21,17 +22,24 @@ def _upsample_unit(in_ch: int, ch: int) -> nn.Sequential:
     return nn.Sequential(deconv(in_ch, ch), nn.ReLU(inplace=True), conv(ch, ch, 3, 1))
 
 
+def scale_widths(channels: int) -> list[int]:
+    """Channels of F_0 .. F_4."""
+    return [max(channels // 2, 4)] + [channels] * (SCALES - 1)
+
+
 class MSMCN(nn.Module):
     def __init__(self, channels: int):
         super().__init__()
-        self.embed = conv(3, channels, 3, 1)
+        w = scale_widths(channels)
+        self.embed = conv(3, w[0], 3, 1)
         self.down = nn.ModuleList([
-            nn.Sequential(conv(channels, channels, 3, 1), nn.ReLU(inplace=True), conv(channels, channels))
-            for _ in range(SCALES - 1)])
-        self.up = nn.ModuleList([_upsample_unit(channels, channels)] +
-                                [_upsample_unit(2 * channels, channels) for _ in range(SCALES - 2)])
-        self.fusion = nn.Sequential(conv(2 * channels, channels, 1, 1), nn.ReLU(inplace=True),
-                                    conv(channels, 3, 3, 1))
+            nn.Sequential(conv(w[s], w[s], 3, 1), nn.ReLU(inplace=True), conv(w[s], w[s + 1]))
+            for s in range(SCALES - 1)])
+        # up[0]: F_4^w -> F_3^up; up[k]: cat(F_s^w, F_s^up) -> F_{s-1}^up with s = SCALES-1-k
+        self.up = nn.ModuleList([_upsample_unit(w[-1], w[-2])] +
+                                [_upsample_unit(2 * w[s], w[s - 1]) for s in range(SCALES - 2, 0, -1)])
+        self.fusion = nn.Sequential(conv(2 * w[0], w[0], 1, 1), nn.ReLU(inplace=True),
+                                    conv(w[0], 3, 3, 1))
 
     def forward(self, reference: torch.Tensor, flows: list[torch.Tensor]) -> torch.Tensor:
         features = [self.embed(reference)]                              # F_0 (B,C,H,W)

@@ -1,7 +1,11 @@
 """neuro-Motion (Sec. III-D): one-stage motion coding.
 
 cat(X̂_{t-1}, X_t) (B,6,H,W) -> LAM-based main encoder -> quantized motion features F̂_t
-(B,M,H/16,W/16) -> pyramid flow decoder -> MCFs f^0..f^4. The PA engine of the motion features adds
+(B,M,H/16,W/16) -> pyramid flow decoder -> MCFs f^0..f^4.
+Flow-guided (beyond the paper, ``flow_guided=True``): the encoder also sees an optical-flow estimate
+of X_t against the previous source frame (:mod:`nvc_core.flow_estimate`), cat(X̂_{t-1}, X_t, f_est)
+(B,8,H,W). Only Em changes: the decoder side and the bitstream are those of the paper, and the
+estimate is the encoder's business (training supervises the MCFs with it in Step 0). The PA engine of the motion features adds
 the temporal prior h_{t-1} of the TUM (ConvLSTM over past F̂, eq. 7). The temporal prior can be
 switched off per frame (zeros in its place); the ConvLSTM state is updated either way, so the
 reconstruction never depends on the switch, only the motion bits do.
@@ -15,14 +19,29 @@ from nvc_core.models.pyramid_flow import PyramidFlowDecoder
 from nvc_core.models.vae import MainEncoder, VAECoder, lam_unit
 
 TEMPORAL_K = 2
+#: The flow hint (pixels) enters Em divided by this, so that its values are of order 1.
+FLOW_HINT_SCALE = 16.0
 State = tuple[torch.Tensor, torch.Tensor]
 
 
 class NeuroMotion(VAECoder):
-    def __init__(self, n: int, m: int, blocks: int, num_rates: int):
-        super().__init__(MainEncoder(6, n, m, blocks, unit=lam_unit), PyramidFlowDecoder(n, m, blocks),
+    def __init__(self, n: int, m: int, blocks: int, num_rates: int, flow_guided: bool = True):
+        in_ch = 8 if flow_guided else 6
+        # N/2 channels at H/2 (full width there would cost 21 of the encoder's 36 kMAC per pixel)
+        encoder = MainEncoder(in_ch, n, m, blocks, unit=lam_unit, first=n // 2)
+        super().__init__(encoder, PyramidFlowDecoder(n, m, blocks),
                          n, m, blocks, num_rates, temporal_k=TEMPORAL_K)
         self.tum = ConvLSTM(m, TEMPORAL_K * m)
+        self.flow_guided = flow_guided
+
+    def encoder_input(self, reference: torch.Tensor, current: torch.Tensor,
+                      hint: torch.Tensor | None = None) -> torch.Tensor:
+        """Em's input: cat(X̂_{t-1}, X_t) (B,6,H,W), plus the flow hint (B,2,H,W, pixels) if flow-guided."""
+        if not self.flow_guided:
+            return torch.cat([reference, current], 1)
+        if hint is None:
+            raise ValueError("flow-guided neuro-Motion needs the encoder's flow hint")
+        return torch.cat([reference, current, hint.to(reference.dtype) / FLOW_HINT_SCALE], 1)
 
     @staticmethod
     def temporal_prior(state: State | None, enabled: bool | torch.Tensor) -> torch.Tensor | None:

@@ -27,11 +27,17 @@ DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
 
 @dataclass
 class NVCConfig:
-    """Model size. The default is CPU-friendly; the paper uses channels=192, latent_channels=192, blocks=3."""
+    """Model size. The default is CPU-friendly; the paper uses channels=192, latent_channels=192, blocks=3.
+
+    ``flow_guided``: neuro-Motion's encoder also sees an optical-flow estimate (beyond the paper);
+    False is the paper's pure one-stage neuro-Motion. Weights files written before this field
+    existed are pure one-stage.
+    """
     channels: int = 48
     latent_channels: int = 64
     blocks: int = 1
     mcn_channels: int = 24
+    flow_guided: bool = True
     lambdas: tuple[float, ...] = field(default=DEFAULT_LAMBDAS)
 
     @property
@@ -43,7 +49,7 @@ class NVCConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "NVCConfig":
-        return cls(**{**d, "lambdas": tuple(d.get("lambdas", DEFAULT_LAMBDAS))})
+        return cls(**{"flow_guided": False, **d, "lambdas": tuple(d.get("lambdas", DEFAULT_LAMBDAS))})
 
 
 @dataclass
@@ -70,7 +76,7 @@ class NVC(nn.Module):
         self.config = config or NVCConfig()
         c = self.config
         self.intra = NeuroIntra(c.channels, c.latent_channels, c.blocks, c.num_rates)
-        self.motion = NeuroMotion(c.channels, c.latent_channels, c.blocks, c.num_rates)
+        self.motion = NeuroMotion(c.channels, c.latent_channels, c.blocks, c.num_rates, c.flow_guided)
         self.mcn = MSMCN(c.mcn_channels)
         self.residual = NeuroRes(c.channels, c.latent_channels, c.blocks, c.num_rates)
 
@@ -83,17 +89,19 @@ class NVC(nn.Module):
         return self.intra(x, q)
 
     def forward_motion(self, reference: torch.Tensor, current: torch.Tensor, q: int | torch.Tensor,
-                       state: State | None = None, temporal: bool | torch.Tensor = True) -> MotionOutput:
-        """neuro-Motion training pass: cat(X̂_{t-1}, X_t) -> F̂_t -> MCFs, and the TUM update (eq. 7)."""
-        motion = self.motion(torch.cat([reference, current], 1), q,
+                       state: State | None = None, temporal: bool | torch.Tensor = True,
+                       hint: torch.Tensor | None = None) -> MotionOutput:
+        """neuro-Motion training pass: cat(X̂_{t-1}, X_t[, hint]) -> F̂_t -> MCFs, and the TUM update (eq. 7)."""
+        motion = self.motion(self.motion.encoder_input(reference, current, hint), q,
                              self.motion.temporal_prior(state, temporal))
         likelihoods = {"motion.y": motion.likelihoods["y"], "motion.z": motion.likelihoods["z"]}
         return MotionOutput(motion.decoded, likelihoods, self.motion.update_state(motion.y_hat, state))
 
     def forward_inter(self, reference: torch.Tensor, current: torch.Tensor, q: int | torch.Tensor,
-                      state: State | None = None, temporal: bool | torch.Tensor = True) -> InterOutput:
+                      state: State | None = None, temporal: bool | torch.Tensor = True,
+                      hint: torch.Tensor | None = None) -> InterOutput:
         """One P-frame training pass (eq. 1 with the total rate of motion and residual)."""
-        motion = self.forward_motion(reference, current, q, state, temporal)
+        motion = self.forward_motion(reference, current, q, state, temporal, hint)
         prediction = self.mcn(reference, motion.flows)
         res = self.residual(current - prediction, q)
         likelihoods = {**motion.likelihoods,

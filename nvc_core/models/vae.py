@@ -31,11 +31,13 @@ def lam_unit(channels: int, blocks: int) -> nn.Module:
 
 
 class MainEncoder(nn.Module):
-    """Em: (B,in,H,W) -> y (B,M,H/16,W/16)."""
+    """Em: (B,in,H,W) -> y (B,M,H/16,W/16); ``first`` channels at H/2 (default N), N at H/4 and H/8."""
 
-    def __init__(self, in_ch: int, n: int, m: int, blocks: int, unit: StageUnit = residual_stack):
+    def __init__(self, in_ch: int, n: int, m: int, blocks: int, unit: StageUnit = residual_stack,
+                 first: int | None = None):
         super().__init__()
-        self.net = nn.Sequential(conv(in_ch, n), unit(n, blocks), conv(n, n), unit(n, blocks),
+        first = first or n
+        self.net = nn.Sequential(conv(in_ch, first), unit(first, blocks), conv(first, n), unit(n, blocks),
                                  conv(n, n), unit(n, blocks), conv(n, m), NLAM(m, blocks))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from nvc_core.errors import VideoError
+from nvc_core.flow_estimate import clip_flows
 from nvc_core.train.synthetic import make_clip
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
@@ -241,3 +242,11 @@ def to_batch(samples: list[np.ndarray]) -> torch.Tensor:
     """List of (T,H,W,3) uint8 -> float tensor (B,T,3,H,W) in [0,1]."""
     arr = np.ascontiguousarray(np.stack(samples).transpose(0, 1, 4, 2, 3))
     return torch.from_numpy(arr).float().div_(255.0)
+
+
+def flow_hints(samples: list[np.ndarray]) -> torch.Tensor:
+    """Encoder flow estimates of every P-frame of every clip: (B,T-1,2,H,W) float, pixels.
+
+    Computed on the augmented crops, exactly what the encoder sees (source frame t against t-1).
+    """
+    return torch.from_numpy(np.stack([clip_flows(clip) for clip in samples]))

@@ -1,4 +1,5 @@
-"""Training losses, per sample (B,): rate (bits per pixel), eq. (3) multiscale warping loss, MSE.
+"""Training losses, per sample (B,): rate (bits per pixel), eq. (3) multiscale warping loss, MSE,
+and the flow supervision of flow-guided neuro-Motion.
 
 Rate of a likelihood tensor l: R = -log2(l) summed over the sample; bpp divides by H·W of the frame.
 """
@@ -46,4 +47,13 @@ def warping_loss(reference: torch.Tensor, current: torch.Tensor, flows: list[tor
     for s, (ref, cur, flow) in enumerate(zip(refs, curs, flows)):
         warped = prediction if (s == 0 and prediction is not None) else backward_warp(ref, flow)
         loss = loss + alpha ** s * (warped.float() - cur.float()).abs().flatten(1).sum(1) / full
+    return loss
+
+
+def flow_supervision(flows: list[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+    """Σ_s mean |f^s − F_s| with F_s the flow estimate (B,2,H,W, pixels) average-pooled to scale s
+    and divided by 2^s (pixels of scale s). Scale-wise means: every scale counts equally. Returns (B,)."""
+    loss = 0.0
+    for s, (flow, label) in enumerate(zip(flows, pyramid(target, len(flows)))):
+        loss = loss + (flow.float() - label.float() / 2 ** s).abs().flatten(1).mean(1)
     return loss

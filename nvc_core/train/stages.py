@@ -25,6 +25,13 @@ References of the P-frames (``Stage.reference``):
 Clips of 3 frames code 2 P-frames so that the TUM (temporal prior, eq. 7) sees a state; the temporal
 prior is dropped per sample with probability ``temporal_drop`` (0.5 by default), so one motion
 entropy model works with and without it.
+
+Flow-guided neuro-Motion (beyond the paper): every P-frame comes with the encoder's optical-flow
+estimate of the source frames (``hints`` (B,T-1,2,H,W), pixels, :mod:`nvc_core.flow_estimate`), fed
+to Em. In the motion stages a stage setting ``flow_weight`` > 0 adds ``flow_weight`` · Σ_s |f^s − F_s|
+(the estimate pooled to each scale) to the loss: Step 0 learns flow from the estimate in minutes
+instead of discovering it through the warping loss alone; Steps 1-3 then hand over to eq. (3) and
+the rate terms, as the paper does.
 """
 from __future__ import annotations
 
@@ -34,7 +41,7 @@ import torch
 
 from nvc_core.layers import backward_warp
 from nvc_core.models.nvc import NVC
-from nvc_core.train.losses import bpp, mse, warping_loss
+from nvc_core.train.losses import bpp, flow_supervision, mse, warping_loss
 
 MOTION_RATE = ("motion.y", "motion.z")
 RESIDUAL_RATE = ("residual.y", "residual.z")
@@ -96,22 +103,26 @@ def intra_step(model: NVC, x: torch.Tensor, q: torch.Tensor, lam: torch.Tensor) 
 
 
 def pframe(model: NVC, stage: Stage, ref: torch.Tensor, cur: torch.Tensor, q: torch.Tensor,
-           lam: torch.Tensor, state, temporal: torch.Tensor, alpha: float):
+           lam: torch.Tensor, state, temporal: torch.Tensor, hint: torch.Tensor | None, s: dict):
     """One P-frame of a stage: (StepTerms, reconstruction or prediction, new TUM state)."""
+    supervision = 0.0
     if stage.predict == "residual":
-        out = model.forward_inter(ref, cur, q, state, temporal)
+        out = model.forward_inter(ref, cur, q, state, temporal, hint)
         recon, likelihoods, state = out.x_hat, out.likelihoods, out.state
         distortion = mse(recon, cur)
     else:  # motion stages: neuro-Motion (+ MS-MCN) only, no residual coding
-        motion = model.forward_motion(ref, cur, q, state, temporal)
+        motion = model.forward_motion(ref, cur, q, state, temporal, hint)
         flows, likelihoods, state = motion.flows, motion.likelihoods, motion.state   # MCFs f^0..f^4
         recon = model.mcn(ref, flows) if stage.predict == "mcn" else backward_warp(ref, flows[0])
         distortion = warping_loss(ref, cur, flows[:stage.scales], recon if stage.predict == "mcn" else None,
-                                  alpha)
+                                  s["alpha"])
+        if s.get("flow_weight") and hint is not None:
+            supervision = s["flow_weight"] * flow_supervision(flows, hint)
     pixels = cur.shape[-2] * cur.shape[-1]
     levels = 255.0 ** 2 if stage.predict == "residual" else 255.0          # MSE or ℓ1 in 8-bit levels
     loss = lam * levels * distortion + bpp(likelihoods, stage.rate, pixels) if stage.rate else distortion
-    return StepTerms(loss, bpp(likelihoods, tuple(likelihoods), pixels), mse(recon, cur)), recon, state
+    terms = StepTerms(loss + supervision, bpp(likelihoods, tuple(likelihoods), pixels), mse(recon, cur))
+    return terms, recon, state
 
 
 @torch.no_grad()
@@ -131,14 +142,15 @@ def reference(model: NVC, stage: Stage, frame: torch.Tensor, q: torch.Tensor,
 
 
 def inter_step(model: NVC, stage: Stage, clip: torch.Tensor, q: torch.Tensor, lam: torch.Tensor,
-               temporal_drop: float, alpha: float) -> StepTerms:
+               hints: torch.Tensor | None, s: dict) -> StepTerms:
     """Code clip (B,T,3,H,W) as [reference, P, P, ...]; terms summed over the P-frames."""
     frames = clip.unbind(1)
     ref = reference(model, stage, frames[0], q)
     state, total = None, None
     for t in range(1, len(frames)):
-        temporal = (torch.rand(clip.shape[0], device=clip.device) >= temporal_drop).float()
-        terms, recon, state = pframe(model, stage, ref, frames[t], q, lam, state, temporal, alpha)
+        temporal = (torch.rand(clip.shape[0], device=clip.device) >= s["temporal_drop"]).float()
+        hint = hints[:, t - 1] if hints is not None else None
+        terms, recon, state = pframe(model, stage, ref, frames[t], q, lam, state, temporal, hint, s)
         total = terms if total is None else StepTerms(total.loss + terms.loss, total.bpp + terms.bpp,
                                                       total.mse + terms.mse)
         ref = reference(model, stage, frames[t], q, recon)
@@ -147,8 +159,12 @@ def inter_step(model: NVC, stage: Stage, clip: torch.Tensor, q: torch.Tensor, la
 
 
 def train_step(model: NVC, stage: Stage, batch: torch.Tensor, q: torch.Tensor, lambdas: torch.Tensor,
-               inter_lambda_ratio: float, temporal_drop: float, alpha: float) -> StepTerms:
-    """Per-sample terms of one step of ``stage`` on ``batch`` (B,T,3,H,W) at rate indices q (B,)."""
+               s: dict, hints: torch.Tensor | None = None) -> StepTerms:
+    """Per-sample terms of one step of ``stage`` on ``batch`` (B,T,3,H,W) at rate indices q (B,).
+
+    ``s``: the stage settings (``inter_lambda_ratio``, ``temporal_drop``, ``alpha``, ``flow_weight``);
+    ``hints``: flow estimates (B,T-1,2,H,W) of the P-frames, for flow-guided neuro-Motion.
+    """
     if stage.name == "intra":
         return intra_step(model, batch[:, 0], q, lambdas[q])
-    return inter_step(model, stage, batch, q, lambdas[q] * inter_lambda_ratio, temporal_drop, alpha)
+    return inter_step(model, stage, batch, q, lambdas[q] * s["inter_lambda_ratio"], hints, s)

@@ -26,10 +26,10 @@ from tqdm import tqdm
 
 from nvc_core.errors import NVCError
 from nvc_core.models.nvc import NVC, PAD_MULTIPLE, NVCConfig
-from nvc_core.train.data import PhotoSet, clip_source, to_batch
+from nvc_core.train.data import PhotoSet, clip_source, flow_hints, to_batch
 from nvc_core.train.losses import psnr
 from nvc_core.train.stages import ORDER, STAGES, Stage, prepare, train_step
-from nvc_core.weights import load_model, save_weights
+from nvc_core.weights import save_weights
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -157,6 +157,23 @@ class Data:
         return self._clips
 
 
+# -- initialisation -----------------------------------------------------------------------------------
+def initialise(model: NVC, path: str | Path) -> None:
+    """Copy every tensor of a weights file whose name and shape fit ``model`` (e.g. neuro-Intra and
+    neuro-Res of earlier weights into a model with a new neuro-Motion); say what was left as initialised."""
+    blob = torch.load(path, map_location="cpu", weights_only=True)   # the raw tensors: the file's own
+    if not isinstance(blob, dict) or not isinstance(blob.get("state_dict"), dict):   # architecture may differ
+        raise NVCError(f"{path} is not an nvc weights file")
+    own = model.state_dict()
+    fitting = {k: v.to(own[k].dtype) for k, v in blob["state_dict"].items()
+               if k in own and own[k].shape == v.shape}
+    model.load_state_dict(fitting, strict=False)
+    fresh = sorted({k.split(".")[0] for k in own if k not in fitting})
+    if fresh:
+        print(f"nvc train: from {path}: {len(fitting)} of {len(own)} tensors; newly initialised in: "
+              f"{', '.join(fresh)}")
+
+
 # -- checkpoints --------------------------------------------------------------------------------------
 def save_checkpoint(out: Path, model: NVC, stage: str, step: int, elapsed: float,
                     optimizer: torch.optim.Optimizer, data_rng: np.random.Generator) -> None:
@@ -231,11 +248,11 @@ def train_stage(model: NVC, stage: Stage, s: dict, data: Data, out: Path, log: L
         lr = s["lr"] * (0.1 if progress >= 1.0 - s.get("lr_final_fraction", 0.0) else 1.0)
         for group in optimizer.param_groups:
             group["lr"] = lr * group["lr_factor"]
-        batch = to_batch([source.sample(data_rng, s["crop"], stage.frames) for _ in range(s["batch"])])
+        samples = [source.sample(data_rng, s["crop"], stage.frames) for _ in range(s["batch"])]
+        hints = flow_hints(samples).to(procs.device) if stage.frames > 1 and model.motion.flow_guided else None
         q = torch.randint(model.num_rates, (s["batch"],)).to(procs.device)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-            terms = train_step(model, stage, batch.to(procs.device), q, lambdas, s["inter_lambda_ratio"],
-                               s["temporal_drop"], s["alpha"])
+            terms = train_step(model, stage, to_batch(samples).to(procs.device), q, lambdas, s, hints)
         loss = terms.loss.mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -271,7 +288,9 @@ def train(config: dict, stages: list[str], out: str | Path, device: str = "cpu",
     procs = Processes.from_env(device)
     torch.set_num_threads(config.get("threads") or os.cpu_count() or 1)   # null: every core
     torch.manual_seed(config["seed"])
-    model = load_model(init) if init else NVC(NVCConfig.from_dict(config["model"]))
+    model = NVC(NVCConfig.from_dict(config["model"]))
+    if init:
+        initialise(model, init)
     checkpoint = load_checkpoint(out) if resume else None
     if checkpoint is not None:
         model = NVC(NVCConfig.from_dict(checkpoint["config"]))

@@ -1,0 +1,39 @@
+"""Encoder-side optical-flow estimate: the flow hint of flow-guided neuro-Motion (beyond the paper).
+
+A classical dense estimator (OpenCV's DIS, medium preset, on grey frames) gives for every pixel p of
+the current frame X_t the displacement f(p) with X_t(p) ≈ X_{t-1}(p + f(p)): the backward-warping
+convention of eq. (4) and :func:`nvc_core.layers.backward_warp`, so ``backward_warp(X_{t-1}, f) ≈ X_t``.
+Only the encoder computes it, from source frames; it never enters the bitstream, and the decoder
+(pyramid flow decoder, MS-MCN) does not know it exists.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+#: DIS needs frames of at least this size on each side (the codec pads frames to 64).
+MIN_SIDE = 16
+
+
+def _grey(rgb: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY))
+
+
+def estimate_flow(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Backward flow of ``current`` into ``previous``, both (H,W,3) uint8 RGB: (H,W,2) float32 (dx, dy) px."""
+    h, w = current.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise ValueError(f"flow estimate needs frames of at least {MIN_SIDE}x{MIN_SIDE}, got {w}x{h}")
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    return dis.calc(_grey(current), _grey(previous), None)
+
+
+def clip_flows(clip: np.ndarray) -> np.ndarray:
+    """Hints of every P-frame of a clip (T,H,W,3) uint8: (T-1,2,H,W) float32, frame t against t-1."""
+    return np.stack([estimate_flow(clip[t - 1], clip[t]).transpose(2, 0, 1) for t in range(1, len(clip))])
+
+
+def flow_tensor(flow: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(H,W,2) flow from :func:`estimate_flow` -> (1,2,H,W) float tensor, pixels."""
+    return torch.from_numpy(np.ascontiguousarray(flow.transpose(2, 0, 1))).unsqueeze(0).to(device)
