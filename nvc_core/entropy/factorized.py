@@ -7,7 +7,6 @@ P(ẑ) = c(ẑ + ½) − c(ẑ − ½). For coding, each channel's probabilities
 """
 from __future__ import annotations
 
-import constriction
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -63,6 +62,7 @@ class FactorizedPrior(nn.Module):
     @torch.no_grad()
     def encode(self, z_sym: torch.Tensor, table: np.ndarray) -> tuple[bytes, np.ndarray]:
         """Code integer ``z_sym`` (1,C,H,W) in [-Z_RANGE, Z_RANGE]; returns bytes and bits per element."""
+        import constriction   # range coding only: training runs without it
         symbols, probs = self._flatten(z_sym, table)
         encoder = constriction.stream.queue.RangeEncoder()
         encoder.encode(symbols, constriction.stream.model.Categorical(perfect=False), probs)
@@ -77,6 +77,7 @@ class FactorizedPrior(nn.Module):
 
     def decode(self, data: bytes, shape: tuple[int, int, int], table: np.ndarray) -> np.ndarray:
         """Inverse of :meth:`encode`: int32 symbols of ``shape`` (C,H,W)."""
+        import constriction   # range coding only: training runs without it
         if len(data) % 4:
             raise ValueError("malformed hyper-latent sub-stream")
         c, h, w = shape

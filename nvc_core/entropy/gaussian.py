@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import struct
 
-import constriction
 import numpy as np
 import torch
 
@@ -69,6 +68,7 @@ def snap_parameters(mean: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tens
 def encode_symbols(encoder: constriction.stream.queue.RangeEncoder, symbols: np.ndarray,
                    mean: np.ndarray, scale: np.ndarray, lo: int, hi: int) -> None:
     """Append integer ``symbols`` with per-element Gaussian parameters to a range coder."""
+    import constriction   # range coding only: training runs without it
     family = constriction.stream.model.QuantizedGaussian(lo, hi)
     encoder.encode(symbols.astype(np.int32).ravel(), family,
                    mean.astype(np.float64).ravel(), scale.astype(np.float64).ravel())
@@ -77,6 +77,7 @@ def encode_symbols(encoder: constriction.stream.queue.RangeEncoder, symbols: np.
 def decode_symbols(decoder: constriction.stream.queue.RangeDecoder, mean: np.ndarray,
                    scale: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """Inverse of :func:`encode_symbols`; returns int32 symbols shaped like ``mean``."""
+    import constriction   # range coding only: training runs without it
     family = constriction.stream.model.QuantizedGaussian(lo, hi)
     out = decoder.decode(family, mean.astype(np.float64).ravel(), scale.astype(np.float64).ravel())
     return np.asarray(out, dtype=np.int32).reshape(mean.shape)
@@ -89,6 +90,7 @@ def pack_stream(encoder: constriction.stream.queue.RangeEncoder, lo: int, hi: in
 
 def open_stream(data: bytes) -> tuple[constriction.stream.queue.RangeDecoder, int, int]:
     """Parse a sub-stream written by :func:`pack_stream`."""
+    import constriction   # range coding only: training runs without it
     if len(data) < _HEADER.size or (len(data) - _HEADER.size) % 4:
         raise ValueError("malformed latent sub-stream")
     lo, hi = _HEADER.unpack_from(data)

@@ -17,7 +17,6 @@ the paper's raster-order masked 3D context, for measuring what the checkerboard 
 """
 from __future__ import annotations
 
-import constriction
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -114,6 +113,7 @@ class PriorAggregation(nn.Module):
     def compress(self, y_sym: torch.Tensor, hyper: torch.Tensor, temporal: torch.Tensor | None
                  ) -> tuple[bytes, np.ndarray]:
         """Code integer ``y_sym`` (1,C,H,W) in two checkerboard passes; returns bytes, bits (C,H,W)."""
+        import constriction   # range coding only: training runs without it
         anchors = anchor_mask(*y_sym.shape[-2:], y_sym.device).bool().expand_as(y_sym)
         lo, hi = symbol_range(y_sym)
         encoder = constriction.stream.queue.RangeEncoder()
