@@ -238,10 +238,17 @@ def clip_source(paths: list[str | Path], photos: PhotoSet | None, synthetic_frac
     return Mixture(sources)
 
 
-def to_batch(samples: list[np.ndarray]) -> torch.Tensor:
-    """List of (T,H,W,3) uint8 -> float tensor (B,T,3,H,W) in [0,1]."""
-    arr = np.ascontiguousarray(np.stack(samples).transpose(0, 1, 4, 2, 3))
-    return torch.from_numpy(arr).float().div_(255.0)
+def to_batch(samples: list[np.ndarray] | torch.Tensor, device: torch.device | str = "cpu",
+             channels_last: bool = False) -> torch.Tensor:
+    """Clips (T,H,W,3) uint8, listed or stacked (B,T,H,W,3) -> float (B,T,3,H,W) in [0,1] on ``device``.
+
+    The uint8 clips travel and become float there. ``channels_last``: every frame (B,3,H,W) keeps
+    the pixel-interleaved layout of its source, the layout of channels-last convolutions.
+    """
+    if not isinstance(samples, torch.Tensor):
+        samples = torch.from_numpy(np.stack(samples))
+    frames = samples.to(device, non_blocking=True).permute(0, 1, 4, 2, 3)
+    return (frames if channels_last else frames.contiguous()).float().div_(255.0)
 
 
 def flow_hints(samples: list[np.ndarray]) -> torch.Tensor:

@@ -5,18 +5,25 @@ Output folder ``out``:
                           written every ``checkpoint_minutes`` and at the end of each stage; ``resume``
                           continues exactly where it stopped (same next step, bit for bit, in one process);
   * ``log.csv``           stage, step, elapsed_s, lr, loss, bpp, psnr (means over ``log_every`` steps);
-  * ``weights/<stage>.pt`` fp16 weights exported after each stage; the final export goes to ``export``.
+  * ``weights/<stage>.pt`` fp16 weights exported after each stage; the final export goes to ``export``;
+  * ``summary.json``      per stage and in all: steps, samples, seconds, steps/s, samples/s, time spent
+                          waiting for data, final loss, bpp and PSNR (means of the last ``log_every`` steps).
 A stage ends after ``steps`` steps or ``minutes`` of training, whichever comes first; its last
-``lr_final_fraction`` runs at a tenth of the learning rate.
-CUDA runs under bf16 autocast. Under ``torchrun`` (LOCAL_RANK set) every process trains on its own
-samples and gradients are averaged across processes (data parallel); rank 0 logs and saves.
+``lr_final_fraction`` runs at a tenth of the learning rate. With a ``budget`` (minutes of wall time
+for the whole schedule) each stage gets the share of the time left that its ``minutes`` have among
+the stages left: the ``minutes`` of the config are ratios then.
+Batches are made ahead by ``workers`` processes (:mod:`nvc_core.train.loader`). CUDA runs under bf16
+autocast (``amp``), optionally channels-last (``channels_last``). Under ``torchrun`` (LOCAL_RANK set)
+every process trains on its own samples and gradients are averaged across processes (data parallel);
+rank 0 logs and saves.
 """
 from __future__ import annotations
 
 import csv
+import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +33,10 @@ from tqdm import tqdm
 
 from nvc_core.errors import NVCError
 from nvc_core.models.nvc import NVC, PAD_MULTIPLE, NVCConfig
-from nvc_core.train.data import PhotoSet, clip_source, flow_hints, to_batch
+from nvc_core.train.data import PhotoSet, clip_source, to_batch
+from nvc_core.train.loader import Batches, StageBatches
 from nvc_core.train.losses import psnr
+from nvc_core.train.pack import pack_sources
 from nvc_core.train.stages import ORDER, STAGES, Stage, prepare, train_step
 from nvc_core.weights import save_weights
 
@@ -89,6 +98,7 @@ class Log:
 
     def __init__(self, out: Path):
         self.path = out / "log.csv"
+        self.stages: list[dict] = []    # one summary per stage run, for summary.json
         try:
             from torch.utils.tensorboard import SummaryWriter
             self.board = SummaryWriter(str(out / "tensorboard"))
@@ -118,19 +128,31 @@ class Log:
             for key in ("loss", "bpp", "psnr", "lr"):
                 self.board.add_scalar(f"{row['stage']}/{key}", row[key], row["step"])
 
+    def stage_done(self, stage: str, steps: int, samples: int, seconds: float, wait_s: float,
+                   last: np.ndarray) -> None:
+        """Summary of a stage run; ``last``: (steps, 3) loss, bpp, MSE of its last steps."""
+        rate = (lambda n: round(n / seconds, 3)) if seconds > 0 else (lambda n: None)
+        loss, bpp, mse = last.mean(0) if len(last) else (float("nan"),) * 3
+        self.stages.append({"stage": stage, "steps": steps, "samples": samples, "seconds": round(seconds, 1),
+                            "steps_per_s": rate(steps), "samples_per_s": rate(samples),
+                            "data_wait_s": round(wait_s, 1), "loss": float(loss), "bpp": float(bpp),
+                            "psnr": psnr(torch.tensor(mse)) if len(last) else None})
 
-@dataclass
-class Meter:
-    values: dict[str, list[float]] = field(default_factory=dict)
+    def write_summary(self, path: Path, **totals) -> dict:
+        steps, samples = (sum(s[k] for s in self.stages) for k in ("steps", "samples"))
+        seconds = sum(s["seconds"] for s in self.stages)
+        summary = {**totals, "steps": steps, "samples": samples, "train_minutes": round(seconds / 60, 2),
+                   "steps_per_s": round(steps / seconds, 3) if seconds else None,
+                   "samples_per_s": round(samples / seconds, 3) if seconds else None, "stages": self.stages}
+        path.write_text(json.dumps(summary, indent=1) + "\n")
+        return summary
 
-    def add(self, **kw: float) -> None:
-        for k, v in kw.items():
-            self.values.setdefault(k, []).append(v)
 
-    def means(self) -> dict[str, float]:
-        out = {k: float(np.mean(v)) for k, v in self.values.items()}
-        self.values.clear()
-        return out
+def read_back(window: list[torch.Tensor]) -> np.ndarray:
+    """Per-step (loss, bpp, MSE) kept on the device, read back in one transfer: (steps, 3); empties ``window``."""
+    values = torch.stack(window).float().cpu().numpy() if window else np.zeros((0, 3))
+    window.clear()
+    return values
 
 
 # -- data ---------------------------------------------------------------------------------------------
@@ -138,7 +160,7 @@ class Data:
     """Photos (intra + synthetic clips) and the inter-stage clip mixture, loaded on first use."""
 
     def __init__(self, cfg: dict):
-        self.cfg = cfg
+        self.cfg = {**cfg, **pack_sources(cfg["pack"])} if cfg.get("pack") else cfg
         self._photos, self._clips = None, None
 
     def photos(self) -> PhotoSet | None:
@@ -176,10 +198,9 @@ def initialise(model: NVC, path: str | Path) -> None:
 
 # -- checkpoints --------------------------------------------------------------------------------------
 def save_checkpoint(out: Path, model: NVC, stage: str, step: int, elapsed: float,
-                    optimizer: torch.optim.Optimizer, data_rng: np.random.Generator) -> None:
+                    optimizer: torch.optim.Optimizer) -> None:
     blob = {"stage": stage, "step": step, "elapsed": elapsed, "config": model.config.to_dict(),
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "torch_rng": torch.get_rng_state(), "data_rng": data_rng.bit_generator.state,
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
     tmp = out / (CHECKPOINT + ".tmp")
     torch.save(blob, tmp)
@@ -217,6 +238,17 @@ def stage_settings(config: dict, name: str) -> dict:
     return s
 
 
+def budget_share(config: dict, stages: list[str], minutes_left: float) -> float:
+    """Minutes of ``stages[0]``: its share of the time left, by the ``minutes`` of the stages left.
+
+    When the time is up every stage left still runs one step (and exports its weights)."""
+    ratios = [stage_settings(config, name).get("minutes") for name in stages]
+    missing = [name for name, r in zip(stages, ratios) if not r]
+    if missing:
+        raise NVCError(f"a time budget splits the stages by their minutes; {', '.join(missing)} have none")
+    return max(minutes_left, 1e-6) * ratios[0] / sum(ratios)
+
+
 def _progress(s: dict, step: int, elapsed: float) -> float:
     return max(step / s["steps"] if s.get("steps") else 0.0,
                elapsed / (60.0 * s["minutes"]) if s.get("minutes") else 0.0)
@@ -227,7 +259,6 @@ def train_stage(model: NVC, stage: Stage, s: dict, data: Data, out: Path, log: L
     """Train one stage; returns the loss of every step run in this call."""
     params = prepare(model, stage)
     optimizer = torch.optim.Adam(param_groups(model, params, s.get("entropy_lr_factor", 1.0)), lr=s["lr"])
-    data_rng = np.random.default_rng([seed, procs.rank, ORDER.index(stage.name)])
     step, elapsed = 0, 0.0
     torch.manual_seed(seed + 100 * procs.rank + ORDER.index(stage.name))   # depends only on the stage start
     if resume is not None:
@@ -236,23 +267,27 @@ def train_stage(model: NVC, stage: Stage, s: dict, data: Data, out: Path, log: L
         torch.set_rng_state(resume["torch_rng"])
         if resume.get("cuda_rng") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(resume["cuda_rng"])
-        data_rng.bit_generator.state = resume["data_rng"]
     procs.broadcast(model)
-    source = data.source(stage)
+    cuda = procs.device.type == "cuda"
+    batches = Batches(StageBatches(data.source(stage), s["batch"], s["crop"], stage.frames,
+                                   stage.frames > 1 and model.motion.flow_guided,
+                                   (seed, procs.rank, ORDER.index(stage.name))),
+                      step, s.get("workers", 0), pin_memory=cuda)
     lambdas = torch.tensor(model.config.lambdas, device=procs.device)
-    use_amp = procs.device.type == "cuda" and s.get("amp", True)
-    start, saved = time.monotonic() - elapsed, time.monotonic()
-    meter, losses = Meter(), []
+    use_amp = cuda and s.get("amp", True)
+    start, saved, first_step = time.monotonic() - elapsed, time.monotonic(), step
+    window, values = [], []          # per-step (loss, bpp, MSE): on the device until the next log row
     bar = tqdm(total=s.get("steps"), initial=step, desc=stage.name, disable=not procs.main, dynamic_ncols=True)
     while (progress := procs.max(_progress(s, step, elapsed))) < 1.0:
         lr = s["lr"] * (0.1 if progress >= 1.0 - s.get("lr_final_fraction", 0.0) else 1.0)
         for group in optimizer.param_groups:
             group["lr"] = lr * group["lr_factor"]
-        samples = [source.sample(data_rng, s["crop"], stage.frames) for _ in range(s["batch"])]
-        hints = flow_hints(samples).to(procs.device) if stage.frames > 1 and model.motion.flow_guided else None
+        frames, hints = next(batches)
         q = torch.randint(model.num_rates, (s["batch"],)).to(procs.device)
+        clip = to_batch(frames, procs.device, s.get("channels_last", False))
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-            terms = train_step(model, stage, to_batch(samples).to(procs.device), q, lambdas, s, hints)
+            terms = train_step(model, stage, clip, q, lambdas, s,
+                               hints.to(procs.device, non_blocking=True) if hints is not None else None)
         loss = terms.loss.mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -261,28 +296,36 @@ def train_stage(model: NVC, stage: Stage, s: dict, data: Data, out: Path, log: L
             torch.nn.utils.clip_grad_norm_(params, s["grad_clip"])
         optimizer.step()
         step, elapsed = step + 1, time.monotonic() - start
-        losses.append(loss.item())
-        meter.add(loss=losses[-1], bpp=terms.bpp.mean().item(), mse=terms.mse.mean().item())
+        window.append(torch.stack([loss, terms.bpp.mean(), terms.mse.mean()]).detach())
         bar.update(1)
-        if step % s["log_every"] == 0 and procs.main:
-            m = meter.means()
-            row = {"stage": stage.name, "step": step, "elapsed_s": round(elapsed, 1), "lr": lr,
-                   "loss": m["loss"], "bpp": m["bpp"], "psnr": psnr(torch.tensor(m["mse"]))}
-            log.write(row)
-            bar.set_postfix(loss=f"{row['loss']:.4g}", bpp=f"{row['bpp']:.3f}", psnr=f"{row['psnr']:.2f}")
+        if step % s["log_every"] == 0:
+            values.append(read_back(window))
+            if procs.main:
+                loss_m, bpp_m, mse_m = values[-1].mean(0)
+                row = {"stage": stage.name, "step": step, "elapsed_s": round(elapsed, 1), "lr": lr,
+                       "loss": float(loss_m), "bpp": float(bpp_m), "psnr": psnr(torch.tensor(mse_m))}
+                log.write(row)
+                bar.set_postfix(loss=f"{row['loss']:.4g}", bpp=f"{row['bpp']:.3f}", psnr=f"{row['psnr']:.2f}")
         if procs.main and time.monotonic() - saved >= 60.0 * s["checkpoint_minutes"]:
-            save_checkpoint(out, model, stage.name, step, elapsed, optimizer, data_rng)
+            save_checkpoint(out, model, stage.name, step, elapsed, optimizer)
             saved = time.monotonic()
+    batches.close()
     bar.close()
+    values = np.concatenate([*values, read_back(window)])
+    log.stage_done(stage.name, step - first_step, (step - first_step) * s["batch"] * procs.world,
+                   elapsed - resume["elapsed"] if resume else elapsed, batches.wait_s, values[-s["log_every"]:])
     if procs.main:
-        save_checkpoint(out, model, stage.name, step, elapsed, optimizer, data_rng)
-    return losses
+        save_checkpoint(out, model, stage.name, step, elapsed, optimizer)
+    return [float(v) for v in values[:, 0]]
 
 
 # -- the whole schedule -------------------------------------------------------------------------------
 def train(config: dict, stages: list[str], out: str | Path, device: str = "cpu", resume: bool = False,
-          init: str | None = None, export: str | Path | None = None) -> NVC:
-    """Run ``stages`` in order (see :mod:`nvc_core.train.stages`) and export fp16 weights."""
+          init: str | None = None, export: str | Path | None = None, budget: float | None = None) -> NVC:
+    """Run ``stages`` in order (see :mod:`nvc_core.train.stages`) and export fp16 weights.
+
+    ``budget``: minutes of wall time for all of it, split by the ratios of the stages' ``minutes``."""
+    began = time.monotonic()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     procs = Processes.from_env(device)
@@ -298,17 +341,27 @@ def train(config: dict, stages: list[str], out: str | Path, device: str = "cpu",
         if checkpoint["stage"] in stages:
             stages = stages[stages.index(checkpoint["stage"]):]
     model.to(procs.device)
+    if config["train"].get("channels_last"):
+        for module in model.modules():      # 2D convolutions; the 3D context convolution keeps its layout
+            if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+                module.to(memory_format=torch.channels_last)
+    if procs.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True       # fixed crop sizes: the fastest kernels, found once
     data, log = Data(config["data"]), Log(out)
     if checkpoint is not None and procs.main:
         log.rewind(checkpoint["stage"], checkpoint["step"])
-    for name in stages:
+    for i, name in enumerate(stages):
         same = checkpoint is not None and checkpoint["stage"] == name
-        train_stage(model, STAGES[name], stage_settings(config, name), data, out, log, procs,
-                    config["seed"], checkpoint if same else None)
+        s = stage_settings(config, name)
+        if budget is not None:
+            s["minutes"] = budget_share(config, stages[i:], budget - (time.monotonic() - began) / 60)
+        train_stage(model, STAGES[name], s, data, out, log, procs, config["seed"], checkpoint if same else None)
         if procs.main:
             save_weights(model, out / "weights" / f"{name}.pt", meta=_meta(config, log))
     if procs.main:
         save_weights(model, export or out / "nvc.pt", meta=_meta(config, log))
+        log.write_summary(out / "summary.json", device=_device_name(procs.device), processes=procs.world,
+                          budget_minutes=budget, minutes=round((time.monotonic() - began) / 60, 2))
     if procs.world > 1:
         torch_dist.destroy_process_group()
     return model
@@ -321,4 +374,8 @@ def _meta(config: dict, log: Log) -> dict:
         with log.path.open() as f:
             last = {row["stage"]: row for row in csv.DictReader(f)}
     return {"name": config.get("name", "nvc"), "model": config["model"], "stages": list(last.values()),
-            "data": {k: config["data"].get(k) for k in ("photos", "videos", "synthetic_fraction")}}
+            "data": {k: config["data"].get(k) for k in ("pack", "photos", "videos", "synthetic_fraction")}}
+
+
+def _device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({os.cpu_count()} cores)"

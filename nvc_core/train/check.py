@@ -1,0 +1,90 @@
+"""Check trained weights without range coding (``nvc train check``): runs where constriction is missing.
+
+One clip at one rate point, coded as the codec codes it (frame 1 intra, then P-frames, each from the
+8-bit reconstruction of the previous frame, with the encoder's flow hint on the padded source
+frames and the temporal prior on) but through the training-time forward passes in eval mode
+(rounding, as decoded). Per frame: the rate estimate bpp = −Σ log2 P(ŷ, ẑ) / pixels (the rate term
+of training), RGB PSNR of the MS-MCN prediction (P-frames) and of the reconstruction on the frame
+without its padding, and the training loss λ·255²·MSE + bpp (λ_inter = λ · ``inter_lambda_ratio``
+for P-frames). The bits of real streams come from ``nvc encode`` / ``nvc eval``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_CLIP = Path(__file__).resolve().parents[2] / "resources" / "sample" / "carphone_30.y4m"
+
+
+def check_weights(weights: str | Path, clip: str | Path = DEFAULT_CLIP, quality: int = 3, frames: int = 8,
+                  device: str = "cpu", inter_lambda_ratio: float = 0.25) -> dict:
+    import torch
+
+    from nvc_core.codec import padded_size, to_tensor, to_uint8
+    from nvc_core.flow_estimate import estimate_flow, flow_tensor
+    from nvc_core.metrics import psnr
+    from nvc_core.train.losses import bpp
+    from nvc_core.video_io import open_video
+    from nvc_core.weights import load_model
+
+    model = load_model(weights, device)
+    with open_video(clip) as video:
+        sources = video.read(frames)
+    h, w = sources[0].shape[:2]
+    hp, wp = padded_size(h, w)
+    lam = model.config.lambdas[quality]
+    rows, reference, state, previous = [], None, None, None
+    with torch.no_grad():
+        for t, rgb in enumerate(sources):
+            x = to_tensor(rgb, device)
+            padded = np.pad(rgb, ((0, hp - h), (0, wp - w), (0, 0)), mode="edge")
+            if reference is None:
+                out = model.forward_intra(x, quality)
+                recon, prediction, likelihoods, lam_t = out.decoded, None, out.likelihoods, lam
+            else:
+                hint = flow_tensor(estimate_flow(previous, padded), device) if model.motion.flow_guided else None
+                out = model.forward_inter(reference, x, quality, state, True, hint)
+                recon, prediction, likelihoods, state = out.x_hat, out.prediction, out.likelihoods, out.state
+                lam_t = lam * inter_lambda_ratio
+            rec = to_uint8(recon, h, w)
+            rate = float(bpp(likelihoods, tuple(likelihoods), h * w)[0])
+            mse = float(np.mean((rec.astype(np.float64) - rgb) ** 2)) / 255.0 ** 2
+            rows.append({"frame": t, "type": "P" if prediction is not None else "I", "bpp": rate,
+                         "psnr": psnr(rgb, rec),
+                         "psnr_prediction": psnr(rgb, to_uint8(prediction, h, w)) if prediction is not None else None,
+                         "loss": lam_t * 255.0 ** 2 * mse + rate})
+            reference, previous = to_tensor(rec, device), padded
+    p_frames = [r for r in rows if r["type"] == "P"]
+    mean = (lambda key: float(np.mean([r[key] for r in p_frames]))) if p_frames else (lambda key: None)
+    return {"weights": str(weights), "clip": str(clip), "size": f"{w}x{h}", "frames": len(rows),
+            "quality": quality, "device": device, "weights_name": model.meta.get("name"),
+            "intra": {k: rows[0][k] for k in ("bpp", "psnr", "loss")},
+            "p_mean": {k: mean(k) for k in ("bpp", "psnr", "psnr_prediction", "loss")}, "per_frame": rows}
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("check", help="training-time bpp / PSNR / loss of weights on one clip (no range coding)",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("weights", help="weights file (.pt)")
+    p.add_argument("--clip", default=str(DEFAULT_CLIP), help="video (default: the bundled sample)")
+    p.add_argument("--quality", type=int, default=3, help="rate point (default: %(default)s)")
+    p.add_argument("--frames", type=int, default=8, help="frames from the start (default: %(default)s)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--json", help="write the result here")
+    p.set_defaults(func=run_check)
+    return p
+
+
+def run_check(args: argparse.Namespace) -> int:
+    result = check_weights(args.weights, args.clip, args.quality, args.frames, args.device)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    i, p = result["intra"], result["p_mean"]
+    print(f"nvc train check: {args.weights} on {Path(args.clip).name} ({result['size']}, {result['frames']} frames, "
+          f"quality {args.quality}): I {i['bpp']:.3f} bpp {i['psnr']:.2f} dB" +
+          (f"; P {p['bpp']:.3f} bpp, prediction {p['psnr_prediction']:.2f} dB, reconstruction {p['psnr']:.2f} dB, "
+           f"loss {p['loss']:.3f}" if p["bpp"] is not None else ""))
+    return 0
