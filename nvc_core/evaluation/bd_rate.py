@@ -20,7 +20,6 @@ import warnings
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
-import bjontegaard as bd
 import numpy as np
 
 METHODS = ("akima", "pchip")
@@ -80,6 +79,7 @@ def _delta(kind: str, rate_anchor, dist_anchor, rate_test, dist_test, method: st
     if overlap == 0.0:
         ranges = ", ".join(f"{n} {x.min():.4g}..{x.max():.4g}" for n, x in xs.items())
         return BDResult(None, f"curves do not overlap in {axis} ({ranges})", overlap=0.0, points=points)
+    import bjontegaard as bd   # here: `nvc train` runs on machines without it (the CLI imports this module)
     fn = bd.bd_rate if kind == "rate" else bd.bd_psnr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the overlap is reported in the result instead

@@ -115,9 +115,10 @@ def build_pack(data: dict, out: str | Path, max_mib: float = 40.0, photo_quality
         "photos": len(photo_bytes), "clips": len(clip_bytes), "frames": sum(map(len, clip_bytes)),
         "clip_frames": [len(frames) for frames in clip_bytes],
         "photo_quality": photo_quality, "clip_quality": clip_quality,
-        "mib": round((sum(map(len, photo_bytes)) + sum(len(b) for seq in clip_bytes for b in seq)) / MIB, 2),
+        "bytes": sum(map(len, photo_bytes)) + sum(len(b) for seq in clip_bytes for b in seq),
         "build_s": round(time.monotonic() - start, 1),
     }
+    manifest["mib"] = round(manifest["bytes"] / MIB, 2)
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
 

@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from nvc_core.errors import NVCError
 from nvc_core.models.nvc import NVC, PAD_MULTIPLE, NVCConfig
+from nvc_core.train.config import validate
 from nvc_core.train.data import PhotoSet, clip_source, to_batch
 from nvc_core.train.loader import Batches, StageBatches
 from nvc_core.train.losses import psnr
@@ -296,7 +297,7 @@ def train_stage(model: NVC, stage: Stage, s: dict, data: Data, out: Path, log: L
             torch.nn.utils.clip_grad_norm_(params, s["grad_clip"])
         optimizer.step()
         step, elapsed = step + 1, time.monotonic() - start
-        window.append(torch.stack([loss, terms.bpp.mean(), terms.mse.mean()]).detach())
+        window.append(torch.stack([loss.float(), terms.bpp.mean().float(), terms.mse.mean().float()]).detach())
         bar.update(1)
         if step % s["log_every"] == 0:
             values.append(read_back(window))
@@ -325,6 +326,7 @@ def train(config: dict, stages: list[str], out: str | Path, device: str = "cpu",
     """Run ``stages`` in order (see :mod:`nvc_core.train.stages`) and export fp16 weights.
 
     ``budget``: minutes of wall time for all of it, split by the ratios of the stages' ``minutes``."""
+    config = validate(config)
     began = time.monotonic()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

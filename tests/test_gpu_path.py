@@ -1,0 +1,104 @@
+"""The lent-GPU path, run on CPU: what the GPU machine lacks is never imported, tools/gpu_train.sh runs
+end to end on a tiny pack and writes the files it would bring back, torchrun trains on a pack."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nvc_core.models.nvc import NVC, NVCConfig
+from nvc_core.train.pack import build_pack
+from nvc_core.train.stages import ORDER
+from nvc_core.weights import load_model, save_weights
+from tests.test_pack import make_sources
+from tests.test_train import TINY
+
+REPO = Path(__file__).resolve().parents[1]
+GPU_CONFIG = REPO / "resources" / "configs" / "train_gpu.yaml"
+#: Installed here, not on the GPU machine (torch, numpy, opencv, pyyaml, tqdm, matplotlib only).
+MISSING = ("constriction", "PySide6", "pyqtgraph", "bjontegaard", "scipy")
+#: The GPU preset on a tiny model and tiny crops, one worker process making batches.
+TINY_RUN = ["--set", f"model={TINY}", "--set", "train.crop=64", "--set", "stages.intra.crop=64",
+            "--set", "train.batch=2", "--set", "stages.intra.batch=2", "--set", "stages.multiframe.batch=1",
+            "--set", "train.workers=1", "--set", "train.log_every=1", "--set", "threads=1"]
+MAX_FILES, MAX_FILE_BYTES = 8, 16 * 2 ** 20       # what comes back from a device run
+
+
+@pytest.fixture(scope="module")
+def missing(tmp_path_factory) -> Path:
+    """Put first on PYTHONPATH: packages that fail to import, as on the GPU machine."""
+    root = tmp_path_factory.mktemp("missing")
+    for name in MISSING:
+        (root / name).mkdir()
+        (root / name / "__init__.py").write_text(f"raise ImportError('no {name} on the GPU machine')\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("gpu")
+    build_pack(make_sources(root / "train"), root / "pack", max_mib=4)
+    return root / "pack"
+
+
+def python(code: str, missing: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": f"{missing}{os.pathsep}{REPO}"})
+
+
+def test_training_imports_nothing_the_gpu_machine_lacks(missing):
+    assert python("import constriction", missing).returncode != 0                # the stand-ins do refuse
+    run = python("import sys\n"
+                 "import nvc_core.cli, nvc_core.train.trainer, nvc_core.train.check, nvc_core.weights\n"
+                 "from nvc_core.cli import build_parser\n"
+                 "build_parser().parse_args(['train', '--help'])\n", missing)
+    assert run.returncode == 0, run.stderr
+    assert "nvc train pack" in run.stdout
+
+
+def test_gpu_script_runs_end_to_end_and_writes_what_comes_back(missing, pack, tmp_path):
+    init = tmp_path / "init.pt"
+    save_weights(NVC(NVCConfig(**TINY)), init)
+    out = tmp_path / "out"
+    env = {**os.environ, "OUT": str(out), "WORK": str(tmp_path / "work"), "DEVICE": "cpu", "PYTHON": sys.executable,
+           "PACK": str(pack), "INIT": str(init), "BUDGET_S": "12", "SMOKE_S": "2", "RESERVE_S": "6",
+           "PYTHONPATH": str(missing), "OMP_NUM_THREADS": "1"}   # a busy 2-core CPU: one thread is faster
+    run = subprocess.run(["bash", str(REPO / "tools" / "gpu_train.sh"), *TINY_RUN], env=env, capture_output=True,
+                         text=True, cwd=tmp_path, timeout=900)
+    assert run.returncode == 0, run.stdout[-4000:]
+    files = sorted(out.iterdir())
+    assert [f.name for f in files] == ["check.json", "check_init.json", "gpu_train.log", "log.csv", "nvc.pt",
+                                       "smoke_summary.json", "summary.json"]
+    assert len(files) <= MAX_FILES and all(f.stat().st_size <= MAX_FILE_BYTES for f in files)
+
+    for name in ("smoke_summary.json", "summary.json"):
+        summary = json.loads((out / name).read_text())
+        assert [s["stage"] for s in summary["stages"]] == ORDER and summary["device"].startswith("cpu")
+        assert all(s["steps"] >= 1 and s["samples"] == s["steps"] * (1 if s["stage"] == "multiframe" else 2)
+                   and math.isfinite(s["loss"]) for s in summary["stages"])
+    model = load_model(out / "nvc.pt")
+    assert model.config.channels == 16 and [s["stage"] for s in model.meta["stages"]] == ORDER
+    assert model.meta["data"]["pack"] == str(pack)
+    for name in ("check_init.json", "check.json"):
+        check = json.loads((out / name).read_text())
+        assert check["frames"] == 8 and check["quality"] == 3 and check["size"] == "176x144"
+        assert all(math.isfinite(v) for v in (*check["intra"].values(), *check["p_mean"].values()))
+    log = (out / "gpu_train.log").read_text()
+    assert "== smoke run" in log and "== training" in log and "== done" in log
+
+
+def test_torchrun_trains_on_the_pack(pack, tmp_path):
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          "-m", "nvc_core.cli", "train", "--config", str(GPU_CONFIG), "--pack", str(pack),
+                          "--stage", "intra,inter-joint", "--steps", "2", "--out", str(tmp_path / "run"), *TINY_RUN],
+                         capture_output=True, text=True, cwd=REPO, timeout=600,
+                         env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0, run.stderr[-4000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["processes"] == 2
+    assert [(s["stage"], s["steps"], s["samples"]) for s in summary["stages"]] == [("intra", 2, 8), ("inter-joint", 2, 8)]
