@@ -10,10 +10,16 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from nvc_core.codec import encode_video
+from nvc_core.errors import NVCError
 from nvc_core.models.nvc import NVC, NVCConfig
+from nvc_core.train.check import DEFAULT_CLIP, check_weights
+from nvc_core.train.config import load_config, set_value
 from nvc_core.train.pack import build_pack
 from nvc_core.train.stages import ORDER
+from nvc_core.train.trainer import budget_share
 from nvc_core.weights import load_model, save_weights
 from tests.test_pack import make_sources
 from tests.test_train import TINY
@@ -102,3 +108,39 @@ def test_torchrun_trains_on_the_pack(pack, tmp_path):
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["processes"] == 2
     assert [(s["stage"], s["steps"], s["samples"]) for s in summary["stages"]] == [("intra", 2, 8), ("inter-joint", 2, 8)]
+
+
+def test_budget_splits_the_time_left_by_the_stage_minutes():
+    config = load_config(GPU_CONFIG)
+    total = sum(config["stages"][name]["minutes"] for name in ORDER)
+    assert budget_share(config, ORDER, 8.0) == pytest.approx(8.0 * config["stages"]["intra"]["minutes"] / total)
+    assert budget_share(config, ["inter-joint", "multiframe"], 3.5) == pytest.approx(2.0)   # ratios 2 : 1.5
+    assert 0 < budget_share(config, ["multiframe"], -1.0) < 1e-5                          # time up: one step
+    set_value(config, "stages.motion-rate.minutes=null")
+    with pytest.raises(NVCError, match="motion-rate"):
+        budget_share(config, ORDER, 8.0)
+
+
+@pytest.fixture
+def one_thread(monkeypatch):
+    """Coding and the check on one thread: seconds, even while other jobs load the CPU."""
+    monkeypatch.setattr("nvc_core.env.CODING_THREADS", 1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_check_reconstructs_what_the_codec_decodes(tmp_path, one_thread):
+    torch.manual_seed(0)
+    model = NVC(NVCConfig(**TINY))
+    with torch.no_grad():                      # random encoders output tiny latents: raise the gains
+        for coder in (model.intra, model.motion, model.residual):
+            coder.log_gain += math.log(32.0)
+    save_weights(model, tmp_path / "w.pt")
+    check = check_weights(tmp_path / "w.pt", DEFAULT_CLIP, quality=3, frames=3)
+    coded = encode_video(DEFAULT_CLIP, tmp_path / "s.nvc", load_model(tmp_path / "w.pt"), quality=3, gop=12, frames=3)
+    assert [r["type"] for r in check["per_frame"]] == ["I", "P", "P"]
+    for estimate, record in zip(check["per_frame"], coded.records):
+        assert estimate["psnr"] == pytest.approx(record.psnr_rgb, abs=1e-9)            # the same reconstruction
+        assert estimate["bpp"] == pytest.approx(record.bits / (176 * 144), rel=0.1)    # rate estimate vs stream
