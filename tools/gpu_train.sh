@@ -31,8 +31,14 @@ main() {
     "$PYTHON" -c "import json, sys, torch
 print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.cuda.is_available())
 print('pack:', {k: v for k, v in json.load(open('$PACK/pack.json')).items() if k != 'clip_frames'})"
-    local init=(); if [[ -n "$INIT" ]]; then init=(--init "$INIT"); fi
-    local train=(train --config "$CONFIG" --pack "$PACK" --stage "$STAGES" --device "$DEVICE" "${init[@]}")
+    local extra=(); if [[ -n "$INIT" ]]; then extra=(--init "$INIT"); fi
+    # Worker processes hand batches over in /dev/shm: ~1 GiB with the preset (12 workers x 4 batches ready).
+    local shm_mib; shm_mib=$(df -Pm /dev/shm 2>/dev/null | awk 'NR == 2 {print $4}')
+    if [[ "${shm_mib:-0}" -lt 2048 ]]; then
+        echo "only ${shm_mib:-0} MiB free in /dev/shm: batches are made in the training process"
+        extra+=(--set train.workers=0)
+    fi
+    local train=(train --config "$CONFIG" --pack "$PACK" --stage "$STAGES" --device "$DEVICE" "${extra[@]}")
 
     echo "== smoke run: ${SMOKE_S} s for all stages (at $(elapsed) s)"
     nvc "${train[@]}" --budget "$(awk "BEGIN {print $SMOKE_S / 60}")" --out "$WORK/smoke" "$@"
