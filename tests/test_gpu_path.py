@@ -107,7 +107,8 @@ def test_torchrun_trains_on_the_pack(pack, tmp_path):
     assert run.returncode == 0, run.stderr[-4000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["processes"] == 2
-    assert [(s["stage"], s["steps"], s["samples"]) for s in summary["stages"]] == [("intra", 2, 8), ("inter-joint", 2, 8)]
+    assert [(s["stage"], s["steps"], s["samples"]) for s in summary["stages"]] == \
+        [("intra", 2, 8), ("inter-joint", 2, 8)]                               # 2 steps x batch 2 x 2 processes
 
 
 def test_budget_splits_the_time_left_by_the_stage_minutes():
