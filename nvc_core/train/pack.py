@@ -95,9 +95,10 @@ def build_pack(data: dict, out: str | Path, max_mib: float = 40.0, photo_quality
     photo_bytes = [_jpeg(img, photo_quality) for img in photos.images]
     sequences = load_sequences(data.get("videos") or [], data.get("video_max_side"), data.get("video_max_frames"),
                                data.get("cache"))
-    room = int(max_mib * MIB) - sum(map(len, photo_bytes))
+    photo_total = sum(map(len, photo_bytes))
+    room = int(max_mib * MIB) - photo_total
     if room <= 0:
-        raise NVCError(f"the photos alone take {sum(map(len, photo_bytes)) / MIB:.1f} MiB > --max-mb {max_mib}")
+        raise NVCError(f"the photos alone take {photo_total / MIB:.1f} MiB > --max-mb {max_mib}")
     clip_quality, clip_bytes = _fitting_clips(sequences, room, photo_quality) if sequences else (photo_quality, [])
 
     (out / "photos").mkdir(parents=True)
@@ -115,7 +116,7 @@ def build_pack(data: dict, out: str | Path, max_mib: float = 40.0, photo_quality
         "photos": len(photo_bytes), "clips": len(clip_bytes), "frames": sum(map(len, clip_bytes)),
         "clip_frames": [len(frames) for frames in clip_bytes],
         "photo_quality": photo_quality, "clip_quality": clip_quality,
-        "bytes": sum(map(len, photo_bytes)) + sum(len(b) for seq in clip_bytes for b in seq),
+        "bytes": photo_total + sum(len(blob) for seq in clip_bytes for blob in seq),
         "build_s": round(time.monotonic() - start, 1),
     }
     manifest["mib"] = round(manifest["bytes"] / MIB, 2)
