@@ -120,24 +120,35 @@ def test_clicking_a_plot_selects_the_frame(qtbot, window, clip):
     assert window.table.currentRow() == 2
 
 
-def test_temporal_prior_toggle_is_live(qtbot, window, clip):
+def test_temporal_prior_toggle_compares_estimate_with_estimate(qtbot, window, clip):
     code(qtbot, window, clip)
     window.set_frame(FRAMES - 1)
-    bits_on = window.table.cell_text(FRAMES - 1, "bits")
+    encoding = window.current_context().encoding
+    record = encoding.records[FRAMES - 1]
+    bits_in_file = window.table.cell_text(FRAMES - 1, "bits")
     map_on = window.bitmap.image.native_image().copy()
     reconstruction = window.reconstruction.native_image().copy()
+    on, off = (float(window.table.cell_text(FRAMES - 1, c)) for c in ("ŷm on", "ŷm off"))
+    # both states are estimates of one kind: the "on" estimate is the coded record's own estimate
+    assert on == pytest.approx(record.bits_by_stream["motion.y"], rel=1e-3, abs=0.05)
+    saved = encoding.motion_estimate(FRAMES - 1, False) - encoding.motion_estimate(FRAMES - 1, True)
+    assert window.table.cell_text(FRAMES - 1, "saved") == f"{saved:.2f}"
     submitted = []
     window.coder.submit = submitted.append           # any re-coding would go through here
     window.controls.temporal_prior.setChecked(False)
     assert not submitted and not window.is_busy()
-    assert window.table.cell_text(FRAMES - 1, "bits") != bits_on
-    assert window.table.cell_text(FRAMES - 1, "bits").endswith("*")     # marked as re-costed
+    assert window.table.cell_text(FRAMES - 1, "bits") == bits_in_file == str(record.bits)   # the file's bits
     assert not np.array_equal(window.bitmap.image.native_image(), map_on)
+    assert window.bitmap.image.title_text().endswith("temporal prior off")
     assert np.array_equal(window.reconstruction.native_image(), reconstruction)
+    assert f"{on:.1f} bits with temporal prior, {off:.1f} without" in window.timeline.label.full_text()
     window.bitmap.latent.setCurrentText("bits saved by temporal prior (motion.y)")
     assert window.bitmap.image.native_image() is not None
+    for plot in (window.plots.bits, window.plots.prior):     # plain bits: no "mbits", "kbits"
+        axis = plot.getAxis("left")
+        assert axis.labelText == "bits" and not axis.labelUnits
     window.controls.temporal_prior.setChecked(True)
-    assert window.table.cell_text(FRAMES - 1, "bits") == bits_on
+    assert window.table.cell_text(FRAMES - 1, "bits") == bits_in_file
 
 
 def test_exported_bitstream_is_what_the_codec_writes(qtbot, window, clip, tmp_path, lively_model):
@@ -275,7 +286,7 @@ def test_settings_are_remembered(qtbot, window, clip, tmp_path):
     window.controls.gop.setValue(7)
     window.close()
     remembered = Settings.load(QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat))
-    assert remembered.gop == 7 and remembered.recent_files == [str(clip)]
+    assert remembered.gop == 7 and remembered.recent_files == [str(clip.resolve())]
 
 
 def test_headless_screenshot(clip, tmp_path, capsys):

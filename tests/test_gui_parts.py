@@ -56,18 +56,18 @@ def test_flow_colours_follow_the_middlebury_wheel():
     assert legend.shape == (33, 33, 3) and tuple(legend[0, 0]) == (255, 255, 255)
 
 
-def test_shown_bits_switch_to_the_recost_only_when_toggled():
+def test_bits_in_the_file_and_estimates_never_mix():
     clip = _clip()
-    coded = clip.stream_bits(1, True)
-    assert coded == {"intra": 0, "motion": 100, "residual": 100, "hyper": 20, "framing": 8}
-    toggled = clip.stream_bits(1, False)
-    assert toggled["motion"] == 120.0 and toggled["residual"] == 100
-    assert clip.frame_bits(1, False) - clip.frame_bits(1, True) == 20.0
-    assert clip.bit_map(1, "motion.y", False).sum() == 120.0
-    assert clip.bit_map(1, "residual.y", False).sum() == 100.0
+    assert clip.stream_bits(1) == {"intra": 0, "motion": 100, "residual": 100, "hyper": 20, "other": 8}
+    assert clip.frame_bits(1) == 228                                   # the file's bits, whatever is shown
+    assert clip.motion_estimate(1, True) == 90.0 and clip.motion_estimate(1, False) == 120.0
+    assert clip.bit_map(1, "motion.y", False).sum() == 120.0            # recost_motion's map, both ways
+    assert clip.bit_map(1, "motion.y", True).sum() == 90.0
+    assert clip.bit_map(1, "residual.y", False).sum() == 100.0          # not affected by the prior
     assert clip.bits_saved(1) == 30.0 and clip.bits_saved_map(1).sum() == 30.0
     assert clip.bits_saved(0) is None and clip.bit_map(0, "motion.y", True) is None
-    assert clip.stream_bits(0, False) == clip.stream_bits(0, True)
+    clip.motion_costs = {}                          # still coding: only the coded setting has a map
+    assert clip.bit_map(1, "motion.y", True).sum() == 100.0 and clip.bit_map(1, "motion.y", False) is None
 
 
 def test_frame_cache_drops_least_recently_used_unpinned_clips():
