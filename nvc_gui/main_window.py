@@ -144,8 +144,7 @@ class MainWindow(QMainWindow):
 
     def _build_docks(self) -> None:
         left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
-        self.setCorner(Qt.Corner.BottomLeftCorner, left)           # plots span the views only
-        self.setCorner(Qt.Corner.BottomRightCorner, right)
+        self.setCorner(Qt.Corner.BottomLeftCorner, left)     # plots under the views and the right docks
         coding = QWidget()
         coding_layout = QVBoxLayout(coding)
         coding_layout.setContentsMargins(4, 4, 4, 4)
@@ -182,7 +181,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([docks["Coding"], docks["Flows"], docks["Bit map"]],
                          [width * 19 // 100, width * 22 // 100, width * 18 // 100], Qt.Orientation.Horizontal)
         self.resizeDocks([docks["Plots"], docks["Coding"], docks["Pixel"], docks["Flows"], docks["Bit map"]],
-                         [height * 26 // 100, height * 24 // 100, height * 16 // 100, height * 36 // 100,
+                         [height * 27 // 100, height * 24 // 100, height * 16 // 100, height * 42 // 100,
                           height * 36 // 100], Qt.Orientation.Vertical)
 
     def _build_status_bar(self) -> None:
@@ -472,11 +471,11 @@ class MainWindow(QMainWindow):
     def toggle_maximised(self, view: ImageView) -> None:
         """Give `view` the whole window (all other views and docks hidden), or restore the layout."""
         if self._maximised is not None:
-            self.restoreState(self._maximised)
-            self._maximised = None
             self.central.show()
             for other in self.image_views():
                 other.show()
+            self.restoreState(self._maximised)
+            self._maximised = None
             return
         self._maximised = self.saveState()
         self.active_view = view

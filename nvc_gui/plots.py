@@ -70,6 +70,7 @@ class PlotsView(QWidget):
         plot = self._graphics.addPlot(row=row, col=col, rowspan=rowspan, title=f"{title}<br>{keys}")
         plot.titleLabel.setAttr("size", "9pt")
         plot.setLabel("left", unit)
+        plot.getAxis("left").enableAutoSIPrefix(False)     # plain bits: never "mbits" or "x0.001"
         plot.setMenuEnabled(False)
         plot.showGrid(x=True, y=True, alpha=0.2)
         return plot

@@ -51,6 +51,11 @@ class KeyChooser(QComboBox):
         self._wanted = preferred
         self.activated.connect(lambda i: setattr(self, "_wanted", self.itemText(i)))
 
+    def choose(self, key: str) -> None:
+        """Pick `key` as the user would."""
+        self._wanted = key
+        self.setCurrentText(key)
+
     def offer(self, keys: list[str], extra: tuple[str, ...] = ()) -> None:
         """Offer `keys` (sorted by coder, then name) followed by `extra` choices."""
         items = sorted(keys, key=lambda k: (coder_rank(k), k)) + list(extra)

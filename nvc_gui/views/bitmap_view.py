@@ -64,8 +64,8 @@ class BitMapView(ChooserImageView):
         shown = bits.sum(axis=0) if channel == ALL_CHANNELS else bits[channel]
         what = "Σ channels" if channel == ALL_CHANNELS else f"channel {channel}"
         prior = f", temporal prior {'on' if context.temporal_prior else 'off'}" if key == "motion.y" else ""
-        self.image.set_title(f"{key} {'x'.join(map(str, bits.shape))}, {what}: estimate "
-                             f"{float(bits.sum(dtype=np.float64)):.1f} bits{prior}")
+        self.image.set_title(f"{key} {'x'.join(map(str, bits.shape))} {what}: "
+                             f"{float(bits.sum(dtype=np.float64)):.1f} bits (estimate){prior}")
         self.image.set_scalar(shown, context.frame_size, levels=(0.0, max(float(shown.max()), 1e-3)),
                               unit="bits", colormap="inferno", underlay=underlay, opacity=opacity,
                               extent=extent)

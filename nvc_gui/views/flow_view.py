@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QGridLayout, QHBoxLayo
 
 from nvc_gui.flow_colour import flow_to_colour, wheel_legend
 from nvc_gui.views.base import FrameContext
-from nvc_gui.views.image_view import ImageView, rgb_to_qimage
+from nvc_gui.views.image_view import ElidedLabel, ImageView, rgb_to_qimage
 
 NUM_SCALES = 5
 NEAR_ZERO_PX = 0.5       # f^0 shorter than this everywhere: "flow ≈ 0"
@@ -43,54 +43,48 @@ class FlowView(QWidget):
         self.fixed_scale.setSuffix(" px")
         self.fixed_scale.setToolTip("Length (frame pixels) that saturates the colour wheel at every scale; "
                                     "'per scale': each scale's own largest vector")
-        self.hint = QLabel()
-        self.hint.setWordWrap(True)
+        self.hint = ElidedLabel()
         self.hint.setStyleSheet("color: #c00; font-weight: bold")
-        self.readout = QLabel()
-        self.readout.setWordWrap(True)
+        self.readout = ElidedLabel()
         self.histogram = pg.PlotWidget()
         self.histogram.setMenuEnabled(False)
         self.histogram.setMouseEnabled(False, False)
         self.histogram.setTitle("|f^0| (frame px)", size="8pt")
-        self.histogram.setMinimumHeight(90)
+        self.histogram.setMinimumHeight(60)
         self._bars = self.histogram.plot([0, 1], [0], stepMode="center", fillLevel=0, brush=(80, 120, 200))
         self._context: FrameContext | None = None
         for box in (self.show_arrows, self.upsampled):
             box.toggled.connect(self._redraw)
         self.fixed_scale.valueChanged.connect(self._redraw)
         for view in self.scales:
-            view.hovered.connect(lambda _x, _y, v=view: self.readout.setText(v.readout()))
+            view.hovered.connect(lambda _x, _y, v=view: self.readout.set_full_text(v.readout()))
 
         legend = QLabel()
-        legend.setPixmap(QPixmap.fromImage(rgb_to_qimage(wheel_legend(48))))
+        legend.setPixmap(QPixmap.fromImage(rgb_to_qimage(wheel_legend(32))))
         legend.setToolTip("Middlebury flow colour wheel: hue = direction, saturation = length "
                           "relative to the colour scale")
-        scale_row = QHBoxLayout()
-        scale_row.addWidget(QLabel("colour scale"))
-        scale_row.addWidget(self.fixed_scale)
-        options = QVBoxLayout()
-        top = QHBoxLayout()
-        top.addWidget(legend)
-        boxes = QVBoxLayout()
-        boxes.addWidget(self.show_arrows)
-        boxes.addWidget(self.upsampled)
-        top.addLayout(boxes)
-        options.addLayout(top)
-        options.addLayout(scale_row)
-        options.addWidget(self.hint)
-        options.addWidget(self.histogram, stretch=1)
-        options.addWidget(self.readout)
+        controls = QHBoxLayout()
+        for widget in (legend, self.show_arrows, self.upsampled, QLabel("colour scale"), self.fixed_scale):
+            controls.addWidget(widget)
+        controls.addStretch()
         corner = QWidget()
-        corner.setLayout(options)
+        corner_layout = QVBoxLayout(corner)
+        corner_layout.setContentsMargins(0, 0, 0, 0)
+        corner_layout.addWidget(self.hint)
+        corner_layout.addWidget(self.histogram, stretch=1)
+        corner_layout.addWidget(self.readout)
 
         grid = QGridLayout()
         grid.setContentsMargins(0, 0, 0, 0)
-        for s, view in enumerate(self.scales):
-            grid.addWidget(view, s // 3, s % 3)
-        grid.addWidget(corner, 1, 2)
-        layout = QHBoxLayout(self)
+        for s, view in enumerate(self.scales):       # f^0 f^1 / f^2 f^3 / f^4 and the histogram
+            grid.addWidget(view, s // 2, s % 2)
+        grid.addWidget(corner, 2, 1)
+        for row in range(3):
+            grid.setRowStretch(row, 1)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(grid)
+        layout.addLayout(controls)
+        layout.addLayout(grid, stretch=1)
 
     def image_views(self) -> list[ImageView]:
         return list(self.scales)
@@ -100,7 +94,7 @@ class FlowView(QWidget):
         for view, arrows in zip(self.scales, self._arrows):
             view.clear()
             arrows.setData([], [])
-        self.hint.clear()
+        self.hint.set_full_text("")
         self._bars.setData([0, 1], [0])
 
     def show_frame(self, context: FrameContext) -> None:
@@ -141,14 +135,14 @@ class FlowView(QWidget):
         """The lengths of f^0's vectors (frame pixels), and the hint when they are all about zero."""
         if flow is None:
             self._bars.setData([0, 1], [0])
-            self.hint.setText("")
+            self.hint.set_full_text("")
             return
         lengths = np.hypot(flow[..., 0], flow[..., 1]).ravel()
         largest = float(lengths.max(initial=0.0))
         counts, edges = np.histogram(lengths, bins=HISTOGRAM_BINS, range=(0.0, max(largest, NEAR_ZERO_PX)))
         self._bars.setData(edges, counts)
-        self.hint.setText(f"flow ≈ 0: the longest vector of f^0 is {largest:.2g} px" if largest < NEAR_ZERO_PX
-                          else "")
+        self.hint.set_full_text(f"flow ≈ 0: longest vector of f^0 {largest:.2g} px" if largest < NEAR_ZERO_PX
+                                else "")
 
 
 def _arrow_segments(flow: np.ndarray, extent: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

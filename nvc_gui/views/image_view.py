@@ -305,7 +305,7 @@ class LatentGrid:
             self._texts.append(text)
         for text, (r, c) in zip(self._texts, cells):
             text.setFont(font)
-            text.setText(f"{self._bits[r, c]:.0f}")
+            text.setText(f"{self._bits[r, c]:.3g}")
             text.setPos((c + 0.5) * self._cell, (r + 0.5) * self._cell)
             text.show()
 
