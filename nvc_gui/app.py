@@ -90,4 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     window.load_model()
     if args.input is not None:
         window.open_path(args.input, args.size)
-    return app.exec()
+    status = app.exec()
+    if not window.coder.wait(0):
+        # a frame is still being coded on the worker's daemon thread: leave now rather than let the
+        # interpreter's shutdown wait for it (or abort inside torch)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status

@@ -456,7 +456,7 @@ class MainWindow(QMainWindow):
             text += f"  PSNR {record.psnr_rgb:.2f} dB"
         on, off = encoding.motion_estimate(index, True), encoding.motion_estimate(index, False)
         if on is not None and off is not None:
-            text += f"  motion ŷ estimate: {on:.1f} bits with temporal prior, {off:.1f} without"
+            text += f"  motion ŷ estimate: {on:.3g} bits with temporal prior, {off:.3g} without"
         return text
 
     def _on_hovered(self, x: float, y: float) -> None:

@@ -77,6 +77,7 @@ class Coder(QObject):
         self._pending = 0
         self._idle = threading.Condition()
         self._tempdir = tempfile.TemporaryDirectory(prefix="nvc-gui-", ignore_cleanup_errors=True)
+        self._closed = False
         self._thread = threading.Thread(target=self._serve, name="nvc-coder", daemon=True)
         self._thread.start()
 
@@ -92,7 +93,7 @@ class Coder(QObject):
         """Code `request` in the background, superseding the running job; returns the job id."""
         self._current += 1
         job = self._current
-        run = lambda: self.finished.emit(job, self._code(job, request))
+        run = lambda: self._emit(self.finished, job, self._code(job, request))
         self._put(lambda: self._guarded(job, run))
         return job
 
@@ -106,12 +107,13 @@ class Coder(QObject):
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
     def shutdown(self, timeout: float = 0.5) -> None:
-        """Cancel and stop the worker; wait at most `timeout` seconds for a frame in progress (the
-        daemon thread does not keep the process alive), then remove the temporary bitstreams."""
+        """Cancel and stop the worker, waiting at most `timeout` seconds for a frame in progress (the
+        daemon thread does not keep the process alive); remove the temporary bitstreams."""
         self.cancel()
+        self._closed = True
         self._tasks.put(None)
-        if self.wait(timeout):
-            self._tempdir.cleanup()
+        self.wait(timeout)
+        self._tempdir.cleanup()
 
     def _put(self, task: Callable[[], None]) -> None:
         with self._idle:
@@ -119,7 +121,6 @@ class Coder(QObject):
         self._tasks.put(task)
 
     def _serve(self) -> None:
-        _yield_cpu_to_gui()
         while (task := self._tasks.get()) is not None:
             try:
                 task()
@@ -129,22 +130,30 @@ class Coder(QObject):
                     self._idle.notify_all()
 
     def _guarded(self, job: int, body: Callable[[], None]) -> None:
-        """Run `body` on the worker thread, turning every exception into a signal."""
+        """Run `body` on the worker thread, turning every exception into a signal. The model loads at
+        the process's priority (the window is idle then); coding runs below the GUI thread."""
+        if job != LOAD_JOB:
+            _yield_cpu_to_gui()
         try:
             body()
         except Cancelled:
-            self.cancelled.emit(job)
+            self._emit(self.cancelled, job)
         except NVCError as error:
-            self.failed.emit(job, str(error))
+            self._emit(self.failed, job, str(error))
         except Exception as error:   # a bug or an unexpected failure: show it, keep the GUI alive
             traceback.print_exc()
-            self.failed.emit(job, f"{type(error).__name__}: {error}")
+            self._emit(self.failed, job, f"{type(error).__name__}: {error}")
+
+    def _emit(self, signal, *args) -> None:
+        """Emit from the worker thread, unless the window (and with it this object) is gone."""
+        if not self._closed:
+            signal.emit(*args)
 
     def _model(self, weights: str, device: str):
         key = (weights, device)
         if key not in self._models:
             self._models[key] = self._load_model(weights or None, device=device, warn=self.notice.emit)
-            self.model_ready.emit(self._models[key].num_rates)
+            self._emit(self.model_ready, self._models[key].num_rates)
         return self._models[key]
 
     def _code(self, job: int, request: CodingRequest) -> CodingOutcome:
@@ -169,7 +178,7 @@ class Coder(QObject):
                 attach_source(record)
             gains.append(None if previous is None else frame_gain(previous, record))
             previous = record
-            self.frame_coded.emit(job, record, gains[-1], done, total or 0)
+            self._emit(self.frame_coded, job, record, gains[-1], done, total or 0)
 
         if request.is_bitstream:
             try:

@@ -134,9 +134,9 @@ def test_temporal_prior_toggle_compares_estimate_with_estimate(qtbot, window, cl
     reconstruction = window.reconstruction.native_image().copy()
     on, off = (float(window.table.cell_text(FRAMES - 1, c)) for c in ("ŷm on", "ŷm off"))
     # both states are estimates of one kind: the "on" estimate is the coded record's own estimate
-    assert on == pytest.approx(record.bits_by_stream["motion.y"], rel=1e-3, abs=0.05)
+    assert on == pytest.approx(record.bits_by_stream["motion.y"], rel=2e-3)
     saved = encoding.motion_estimate(FRAMES - 1, False) - encoding.motion_estimate(FRAMES - 1, True)
-    assert window.table.cell_text(FRAMES - 1, "saved") == f"{saved:.2f}"
+    assert window.table.cell_text(FRAMES - 1, "saved") == f"{saved:+.3g}"
     submitted = []
     window.coder.submit = submitted.append           # any re-coding would go through here
     window.controls.temporal_prior.setChecked(False)
@@ -145,7 +145,7 @@ def test_temporal_prior_toggle_compares_estimate_with_estimate(qtbot, window, cl
     assert not np.array_equal(window.bitmap.image.native_image(), map_on)
     assert window.bitmap.image.title_text().endswith("temporal prior off")
     assert np.array_equal(window.reconstruction.native_image(), reconstruction)
-    assert f"{on:.1f} bits with temporal prior, {off:.1f} without" in window.timeline.label.full_text()
+    assert f"{on:.3g} bits with temporal prior, {off:.3g} without" in window.timeline.label.full_text()
     window.bitmap.latent.setCurrentText("bits saved by temporal prior (motion.y)")
     assert window.bitmap.image.native_image() is not None
     for plot in (window.plots.bits, window.plots.prior):     # plain bits: no "mbits", "kbits"
