@@ -1,13 +1,15 @@
 """Codec speed and memory: frames per second, peak memory and time per module, per frame size and device.
 
     python benchmarks/bench_codec.py --out benchmarks/results/codec.json
-    python benchmarks/bench_codec.py --sizes 176x144 --devices cpu --frames 4
+    python benchmarks/bench_codec.py --sizes 176x144 --devices cpu --frames 4 --analysis full
 
 Each (device, size) runs in a fresh subprocess (``--worker``), so that its peak resident set size
 (``resource.getrusage(...).ru_maxrss``) is its own; on CUDA the peak allocated GPU memory is also
 reported. Input is synthetic: smooth sinusoidal texture moving 2 px right and 1 px down per frame.
 The worker codes ``frames`` frames with one GOP (an I-frame, then P-frames) frame by frame with
-``VideoEncoder`` / ``VideoDecoder``, after one warm-up I+P pair at the same size:
+``VideoEncoder`` / ``VideoDecoder``, after one warm-up I+P pair at the same size, computing what
+``--analysis`` asks for besides the bitstream (default ``none``: what ``nvc encode`` / ``nvc decode``
+compute; ``stats``: with ``--stats``; ``full``: what the analyzer asks for):
 
 1. a plain pass gives seconds per I- and P-frame and frames per second (mean over the pass);
 2. a second, instrumented pass gives the time per module, *exclusive* (time in a nested category
@@ -16,10 +18,10 @@ The worker codes ``frames`` frames with one GOP (an I-frame, then P-frames) fram
    * ``intra``, ``motion``, ``mcn``, ``residual``: inside a forward call of any submodule of
      ``model.intra`` / ``.motion`` (flow decoder, temporal prior, its entropy-model networks) /
      ``.mcn`` / ``.residual`` (forward hooks);
-   * ``entropy coding``: the range coder and its probability tables (``FactorizedPrior.encode /
-     decode / pmf_table`` and the Gaussian coding functions used by ``PriorAggregation``), found by
-     name and wrapped in the worker process only;
-   * ``metrics``: the PSNR / MS-SSIM the encoder computes for its analysis record;
+   * ``entropy coding``: the range coder (``FrameEncoder.encode / finish``, ``FrameDecoder.decode``),
+     the factorized prior's tables and the snapping of the Gaussian parameters, found by name and
+     wrapped in the worker process only;
+   * ``metrics``: the PSNR / MS-SSIM the encoder computes when the analysis asks for them;
    * ``other``: the rest of the frame time (tensor conversion, padding, hashing, framing, glue).
 
    On CUDA the instrumented pass synchronises at every category change, so its module times add up
@@ -49,18 +51,20 @@ import numpy as np
 import torch
 
 from nvc_core import codec
+from nvc_core.analysis import Analysis
 from nvc_core.bitstream import FrameChunk, StreamHeader
 from nvc_core.codec import VideoDecoder, VideoEncoder
 from nvc_core.entropy import prior_aggregation
+from nvc_core.entropy.coder import FrameDecoder, FrameEncoder
 from nvc_core.entropy.factorized import FactorizedPrior
 from nvc_core.weights import load_model
 
 SIZES = ("176x144", "640x272", "1280x720")
 MODULES = ("intra", "motion", "mcn", "residual")
-ENTROPY_CODING = ((FactorizedPrior, ("encode", "decode", "pmf_table")),
-                  (prior_aggregation, ("encode_symbols", "decode_symbols", "snap_parameters",
-                                       "pack_stream", "open_stream")))
-METRICS = (codec, ("psnr", "psnr_y", "ms_ssim"))
+ANALYSES = {"none": Analysis.NONE, "stats": Analysis.STATS, "full": Analysis.FULL}
+ENTROPY_CODING = ((FrameEncoder, ("encode", "finish")), (FrameDecoder, ("decode",)),
+                  (FactorizedPrior, ("_tables",)), (prior_aggregation, ("snap_parameters",)))
+METRICS = (codec, ("frame_metrics",))
 
 
 def synthetic_frames(width: int, height: int, count: int) -> list[np.ndarray]:
@@ -134,11 +138,11 @@ def instrument(model: torch.nn.Module, timer: CategoryTimer) -> None:
         wrap(METRICS[0], attr, "metrics")
 
 
-def _code(model, frames: list[np.ndarray], quality: int, sync: Callable[[], None],
+def _code(model, frames: list[np.ndarray], quality: int, analysis: Analysis, sync: Callable[[], None],
           timer: CategoryTimer | None) -> dict[str, list]:
     """Encode then decode `frames` as one GOP; per frame: type, seconds, and categories if timed."""
     h, w = frames[0].shape[:2]
-    encoder = VideoEncoder(model, w, h, quality, gop=len(frames))
+    encoder = VideoEncoder(model, w, h, quality, gop=len(frames), analysis=analysis)
     log: dict[str, list] = {"encode": [], "decode": []}
     chunks = []
     for rgb in frames:
@@ -148,7 +152,7 @@ def _code(model, frames: list[np.ndarray], quality: int, sync: Callable[[], None
         sync()
         log["encode"].append((record.frame_type, time.perf_counter() - start, timer.take() if timer else None))
         chunks.append(chunk)
-    decoder = VideoDecoder(model, StreamHeader(w, h, len(frames), len(frames), quality, model.weights_id))
+    decoder = VideoDecoder(model, StreamHeader(w, h, len(frames), len(frames), quality, model.weights_id), analysis)
     for i, chunk in enumerate(chunks):
         parsed = FrameChunk.read(io.BytesIO(chunk), i)
         sync()
@@ -179,19 +183,20 @@ def _max_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def worker(size: str, device: str, frames: int, quality: int, weights: str | None) -> dict:
+def worker(size: str, device: str, frames: int, quality: int, weights: str | None, analysis: str) -> dict:
     """Benchmark one size on one device in this process; returns the JSON-ready record."""
     w, h = (int(v) for v in size.split("x"))
+    request = ANALYSES[analysis]
     model = load_model(weights, device=device)
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     rss_loaded = _max_rss_mib()
     clip = synthetic_frames(w, h, frames)
-    _code(model, clip[:2], quality, sync, None)  # warm-up
-    plain = _code(model, clip, quality, sync, None)
+    _code(model, clip[:2], quality, request, sync, None)  # warm-up
+    plain = _code(model, clip, quality, request, sync, None)
     timer = CategoryTimer(sync)
     instrument(model, timer)
-    timed = _code(model, clip, quality, sync, timer)
-    record = {"size": size, "device": device, "frames": frames, "quality": quality,
+    timed = _code(model, clip, quality, request, sync, timer)
+    record = {"size": size, "device": device, "frames": frames, "quality": quality, "analysis": analysis,
               "weights_id": model.weights_id.hex(), "torch_threads": torch.get_num_threads(),
               "encode": _summary(plain["encode"], timed["encode"]),
               "decode": _summary(plain["decode"], timed["decode"]),
@@ -204,7 +209,7 @@ def worker(size: str, device: str, frames: int, quality: int, weights: str | Non
 
 def _run_worker(size: str, device: str, args: argparse.Namespace) -> dict:
     cmd = [sys.executable, __file__, "--worker", "--sizes", size, "--devices", device,
-           "--frames", str(args.frames), "--quality", str(args.quality)]
+           "--frames", str(args.frames), "--quality", str(args.quality), "--analysis", args.analysis]
     if args.weights:
         cmd += ["--weights", args.weights]
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -231,12 +236,14 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=3, help="frames per pass: 1 I + P-frames (default 3)")
     parser.add_argument("--quality", type=int, default=3)
     parser.add_argument("--weights", default=None, help="weights .pt or 'random' (default: bundled)")
+    parser.add_argument("--analysis", choices=tuple(ANALYSES), default="none",
+                        help="what is computed besides the bitstream (default %(default)s: plain nvc encode/decode)")
     parser.add_argument("--out", type=Path, default=None, help="JSON output file")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     devices = args.devices.split(",") if args.devices else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if args.worker:
-        print(json.dumps(worker(args.sizes, devices[0], args.frames, args.quality, args.weights)))
+        print(json.dumps(worker(args.sizes, devices[0], args.frames, args.quality, args.weights, args.analysis)))
         return
     load_before = os.getloadavg()[0]
     results = []

@@ -1,9 +1,33 @@
-"""Per-frame analysis record: everything the analyzer draws, as plain numpy arrays (docs/api.md)."""
+"""What a coding call computes besides the bitstream (:class:`Analysis`, a request), and the per-frame
+record it produces (:class:`FrameAnalysis`, plain numpy arrays; docs/api.md).
+
+A plain encode or decode computes only what it writes; the analyzer asks for everything
+(``Analysis.FULL``), ``--stats`` and the evaluation for the numbers (``Analysis.STATS``).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Analysis:
+    metrics: bool = False    # PSNR, PSNR-Y, MS-SSIM of every frame (encoder: it has the source)
+    bits: bool = False       # estimated bits of every sub-stream (from the coded parameters: no extra pass)
+    maps: bool = False       # bits per latent element and the latent symbols (bit-map views, recost_motion)
+    images: bool = False     # original, prediction, residuals, flows; records keep their reconstruction
+    attention: bool = False  # NLAM masks of every coder
+
+    NONE: ClassVar["Analysis"]
+    STATS: ClassVar["Analysis"]
+    FULL: ClassVar["Analysis"]
+
+
+Analysis.NONE = Analysis()
+Analysis.STATS = Analysis(metrics=True, bits=True)
+Analysis.FULL = Analysis(metrics=True, bits=True, maps=True, images=True, attention=True)
 
 
 @dataclass
@@ -22,10 +46,9 @@ class FrameAnalysis:
     attention: dict[str, np.ndarray] = field(default_factory=dict)  # "<coder>.<main|hyper>_<enc|dec>" -> (h,w)
     bit_maps: dict[str, np.ndarray] = field(default_factory=dict)   # "<coder>.<y|z>" -> (C,h,w) bits
     latents: dict[str, np.ndarray] = field(default_factory=dict)    # "<coder>.<y|z>" -> (C,h,w) int32
-    bits_by_stream: dict[str, int] = field(default_factory=dict)    # actual bits in the file
-    bits_estimated_by_stream: dict[str, float] = field(default_factory=dict)
-    bits: int = 0                                     # whole chunk, framing included
-    bits_estimated: float = 0.0
+    bits_by_stream: dict[str, float] = field(default_factory=dict)  # estimated bits of each sub-stream
+    bits: int = 0                                     # whole chunk in the file, framing included
+    bits_estimated: float = 0.0                       # sum of bits_by_stream
     psnr_rgb: float | None = None
     psnr_y: float | None = None
     ms_ssim: float | None = None
@@ -34,8 +57,7 @@ class FrameAnalysis:
         """The per-frame entry of STATS.json."""
         return {"index": self.index, "type": self.frame_type, "temporal_prior": self.temporal_prior,
                 "bits": self.bits, "bits_estimated": round(self.bits_estimated, 3),
-                "bits_by_stream": dict(self.bits_by_stream),
-                "bits_estimated_by_stream": {k: round(v, 3) for k, v in self.bits_estimated_by_stream.items()},
+                "bits_by_stream": {k: round(v, 3) for k, v in self.bits_by_stream.items()},
                 "psnr_rgb": self.psnr_rgb, "psnr_y": self.psnr_y, "ms_ssim": self.ms_ssim}
 
     def light(self) -> "FrameAnalysis":

@@ -1,19 +1,54 @@
 """`nvc`: encode, decode and inspect .nvc bitstreams; train and evaluate (subcommands from their packages).
 
-Every error caused by input (files, sizes, options, weights) ends as one line on stderr and exit code 2,
-with no partial output left behind.
+Every error caused by input (files, sizes, options, weights) ends as one line ``nvc: error: ...`` on
+stderr and exit code 2, with no partial output left behind; SIGINT, SIGTERM and SIGHUP remove the
+temporaries too (exit 128 + signal number). A programming error is reported as an internal error
+(traceback, then ``nvc: internal error: ...``, exit 3), never as bad input.
+Start-up is kept light: torch and the other heavy modules are imported only by the commands that
+use them (``nvc --help``, argument errors and ``nvc info`` never load them).
 """
 from __future__ import annotations
 
 import argparse
-import json
-import math
+import importlib
+import signal
 import sys
-from pathlib import Path
+import threading
+import time
+import traceback
 
+from nvc_core.bitstream import MAX_GOP, MAX_QUALITY, MAX_U32
+from nvc_core.defaults import DEFAULT_GOP, DEFAULT_QUALITY
 from nvc_core.errors import Cancelled, NVCError
 
 EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+#: Subcommands registered by their own packages, loaded only when used: name -> (module, help).
+EXTERNAL = {"train": ("nvc_core.train.cli", "train NVC progressively, stage by stage"),
+            "eval": ("nvc_core.evaluation.cli",
+                     "rate-distortion evaluation against x264/x265 (results.json, RD plots, BD-rate)")}
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(BaseException):
+    """Raised in the main thread by SIGINT/SIGTERM/SIGHUP so that every cleanup handler runs."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _on_signal(signum, _frame) -> None:
+    for s in SIGNALS:  # the cleanup that follows must not be interrupted in turn
+        signal.signal(s, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with the README's error format: one line, no usage block, exit code 2 (via main)."""
+
+    def error(self, message: str):
+        raise NVCError(f"{message} (see '{self.prog} --help')")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -21,33 +56,43 @@ def _size(text: str) -> tuple[int, int]:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"size must be WxH, got {text!r}") from None
+    if w < 1 or h < 1:
+        raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
     return w, h
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _bounded(low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be in {low}..{high}, got {value}")
+        return value
+    return parse
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", default=None,
                    help="weights file (.pt), or 'random'; default: the bundled weights")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--stats", metavar="STATS.json", help="write per-frame statistics as JSON")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nvc", description=__doc__.splitlines()[0])
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; ``train`` and ``eval`` get their full parsers only when ``command`` names them."""
+    parser = Parser(prog="nvc", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     enc = sub.add_parser("encode", help="encode a video into an .nvc bitstream")
     enc.add_argument("input", help=".y4m, .yuv (_WxH in the name or --size), .mp4/.avi/.mkv, or a PNG folder")
     enc.add_argument("-o", "--output", required=True, metavar="OUT.nvc")
-    enc.add_argument("--quality", type=int, default=3, help="rate point, 0 = lowest rate (default 3)")
-    enc.add_argument("--gop", type=_positive, default=12, help="intra period; 1 = every frame intra (default 12)")
-    enc.add_argument("--frames", type=_positive, default=None, help="code at most N frames")
+    enc.add_argument("--quality", type=_bounded(0, MAX_QUALITY), default=DEFAULT_QUALITY,
+                     help=f"rate point, 0 = lowest rate (default {DEFAULT_QUALITY})")
+    enc.add_argument("--gop", type=_bounded(1, MAX_GOP), default=DEFAULT_GOP,
+                     help=f"intra period; 1 = every frame intra (default {DEFAULT_GOP})")
+    enc.add_argument("--frames", type=_bounded(1, MAX_U32), default=None, help="code at most N frames")
     enc.add_argument("--no-temporal-prior", action="store_true", help="code motion features without the TUM prior")
     enc.add_argument("--recon", metavar="REC", help="write the reconstruction: .y4m or a PNG folder (no suffix)")
     enc.add_argument("--size", type=_size, help="WxH of a raw .yuv input")
@@ -66,116 +111,141 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("input", metavar="IN.nvc")
     info.set_defaults(func=cmd_info)
 
-    from nvc_core.evaluation.cli import add_parser as add_eval
-    from nvc_core.train.cli import add_parser as add_train
-    add_train(sub)
-    add_eval(sub)
+    for name, (module, help_text) in EXTERNAL.items():
+        if name == command:
+            importlib.import_module(module).add_parser(sub)
+        else:
+            sub.add_parser(name, help=help_text)
     return parser
 
 
+class Progress:
+    """Per-frame progress on stderr with the elapsed time and an estimate of the time left: a bar
+    redrawn in place on a terminal, one plain line per frame otherwise."""
+
+    BAR = 24
+
+    def __init__(self, verb: str, stream=None):
+        self.verb, self.stream = verb, stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.start = time.monotonic()
+        self.open_line = False
+
+    def __call__(self, record, done: int, total: int | None) -> None:
+        elapsed = time.monotonic() - self.start
+        left = f", {_clock(elapsed / done * (total - done))} left" if total else ""
+        metric = f" {record.psnr_rgb:6.2f} dB" if record.psnr_rgb is not None else ""
+        text = (f"{self.verb} frame {done}/{total or '?'} {record.frame_type} {record.bits:8d} bits{metric}"
+                f"  {_clock(elapsed)} elapsed{left}")
+        if self.tty:
+            filled = self.BAR * done // total if total else 0
+            bar = f"[{'#' * filled}{'.' * (self.BAR - filled)}] " if total else ""
+            self.stream.write(f"\r{bar}{text}\x1b[K")
+            self.open_line = True
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the bar's line (before a summary or an error message)."""
+        if self.open_line:
+            self.stream.write("\n")
+            self.open_line = False
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}" if minutes >= 60 else f"{minutes}:{secs:02d}"
+
+
 def _load(args):
+    from nvc_core.env import resolve_device
     from nvc_core.weights import load_model
-    return load_model(args.weights, device=args.device)
+    return load_model(args.weights, device=resolve_device(args.device))
 
 
-def _summary(result) -> dict:
-    from nvc_core.evaluation.rd import bits_per_pixel
-    from nvc_core.metrics import mse_to_psnr
-    records = result.records
-    h, w = result.header.height, result.header.width
-    summary = {"width": w, "height": h, "frames": len(records),
-               "bpp": bits_per_pixel(result.file_bytes, w, h, len(records)), "file_bytes": result.file_bytes}
-    if records and records[0].psnr_rgb is not None:
-        # sequence PSNR from the mean MSE over frames (inf-safe), MS-SSIM averaged
-        for key in ("psnr_rgb", "psnr_y"):
-            mse = sum(255.0 ** 2 / 10 ** (getattr(r, key) / 10) for r in records) / len(records)
-            summary[key] = mse_to_psnr(mse)
-        summary["ms_ssim"] = sum(r.ms_ssim for r in records) / len(records)
-    return summary
-
-
-def _write_stats(path: str | None, result) -> None:
-    if not path:
-        return
-    stats = {"frames": [r.stats() for r in result.records], "summary": _summary(result)}
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-    tmp.write_text(json.dumps(_finite(stats), indent=1, allow_nan=False))
-    tmp.replace(path)
-
-
-def _finite(value):
-    """JSON has no infinity: a lossless frame's PSNR is written as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _print_progress(record, done, total) -> None:
-    metric = f" {record.psnr_rgb:6.2f} dB" if record.psnr_rgb is not None else ""
-    print(f"frame {done}/{total or '?'} {record.frame_type} {record.bits:8d} bits{metric}", file=sys.stderr)
+def _quality_text(summary: dict) -> str:
+    if summary.get("psnr_rgb") is None:
+        return ""
+    return f", PSNR-RGB {summary['psnr_rgb']:.2f} dB, MS-SSIM {summary['ms_ssim']:.4f} (mean over frames)"
 
 
 def cmd_encode(args) -> int:
+    from nvc_core.analysis import Analysis
     from nvc_core.codec import encode_video
+    from nvc_core.outputs import check_outputs
+    check_outputs([args.input], [args.output, args.recon, args.stats])
     model = _load(args)
-    result = encode_video(args.input, args.output, model, quality=args.quality, gop=args.gop,
-                          frames=args.frames, temporal_prior=not args.no_temporal_prior,
-                          recon_path=args.recon, size=args.size, matrix=args.matrix,
-                          on_frame=_print_progress, keep_analysis=False)
-    _write_stats(args.stats, result)
-    s = _summary(result)
+    progress = Progress("encode")
+    try:
+        result = encode_video(args.input, args.output, model, quality=args.quality, gop=args.gop,
+                              frames=args.frames, temporal_prior=not args.no_temporal_prior,
+                              recon_path=args.recon, stats_path=args.stats, size=args.size, matrix=args.matrix,
+                              analysis=Analysis.STATS if args.stats else Analysis.NONE, on_frame=progress)
+    finally:
+        progress.close()
+    s = result.summary()
     print(f"{args.output}: {s['frames']} frames {s['width']}x{s['height']}, {s['file_bytes']} bytes, "
-          f"{s['bpp']:.4f} bpp, PSNR-RGB {s['psnr_rgb']:.2f} dB, MS-SSIM {s['ms_ssim']:.4f}")
+          f"{s['bpp']:.4f} bpp{_quality_text(s)}")
     return 0
 
 
 def cmd_decode(args) -> int:
+    from nvc_core.analysis import Analysis
     from nvc_core.codec import decode_video
+    from nvc_core.outputs import check_outputs
+    check_outputs([args.input], [args.output, args.stats])
     model = _load(args)
-    result = decode_video(args.input, model, args.output, keep_analysis=False)
-    _write_stats(args.stats, result)
+    progress = Progress("decode")
+    try:
+        result = decode_video(args.input, model, args.output, stats_path=args.stats,
+                              analysis=Analysis.STATS if args.stats else Analysis.NONE, on_frame=progress)
+    finally:
+        progress.close()
     print(f"{args.output}: {len(result.records)} frames decoded, every frame hash verified")
     return 0
 
 
 def cmd_info(args) -> int:
-    from nvc_core.bitstream import FrameChunk, StreamHeader, STREAM_NAMES
-    from nvc_core.errors import BitstreamError
-    path = Path(args.input)
-    if not path.is_file():
-        raise BitstreamError(f"{path}: no such file")
-    with open(path, "rb") as f:
-        h = StreamHeader.read(f)
-        print(f"{path}: NVC bitstream, {h.width}x{h.height}, {h.frame_count} frames, "
-              f"{h.fps_num}/{h.fps_den} fps, GOP {h.gop}, quality {h.quality}, "
-              f"{h.matrix} {'full' if h.full_range else 'limited'} range, weights {h.weights_id.hex()}")
-        names = sorted({n for v in STREAM_NAMES.values() for n in v})
-        print(f"{'frame':>5} {'type':>4} {'TP':>2} {'bits':>9} " + " ".join(f"{n:>11}" for n in names))
-        for i in range(h.frame_count):
-            c = FrameChunk.read(f, i)
-            bits = {k: 8 * len(v) for k, v in c.streams.items()}
-            print(f"{i:5d} {c.frame_type:>4} {'on' if c.temporal_prior else '--':>2} {8 * c.nbytes:9d} "
-                  + " ".join(f"{bits.get(n, ''):>11}" for n in names))
+    from nvc_core.bitstream import read_stream
+    header, chunks = read_stream(args.input)
+    h = header
+    print(f"{args.input}: NVC bitstream, {h.width}x{h.height}, {h.frame_count} frames, "
+          f"{h.fps_num}/{h.fps_den} fps, GOP {h.gop}, quality {h.quality}, "
+          f"{h.matrix} {'full' if h.full_range else 'limited'} range, weights {h.weights_id.hex()}")
+    print(f"{'frame':>5} {'type':>4} {'TP':>2} {'bits':>9}")
+    for i, c in enumerate(chunks):
+        print(f"{i:5d} {c.frame_type:>4} {'on' if c.temporal_prior else '--':>2} {8 * c.nbytes:9d}")
     return 0
 
 
+def _command(argv: list[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, _on_signal) for s in SIGNALS} if main_thread else {}
     try:
+        args = build_parser(_command(argv)).parse_args(argv)
         return args.func(args)
     except NVCError as exc:
         print(f"nvc: error: {exc}", file=sys.stderr)
     except Cancelled:
         print("nvc: error: cancelled", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("nvc: error: interrupted", file=sys.stderr)
+    except Interrupted as exc:
+        print(f"nvc: error: interrupted ({exc}); no output written", file=sys.stderr)
+        return 128 + exc.signum
     except OSError as exc:
         print(f"nvc: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+    except Exception as exc:  # a bug, not bad input: say so, with the traceback for the report
+        traceback.print_exc()
+        print(f"nvc: internal error: {type(exc).__name__}: {exc} (this is a bug; please report it)", file=sys.stderr)
+        return EXIT_INTERNAL
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     return EXIT_USAGE
 
 

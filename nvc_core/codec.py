@@ -4,11 +4,19 @@ The encoder runs exactly the decoder's computations on exactly the tensors the d
 every entropy parameter comes from already-coded symbols, the reference frame buffer holds the
 8-bit reconstruction, and both sides call :func:`nvc_core.env.set_torch_env`. The decoder checks a
 hash of every reconstructed frame.
+
+Besides the bitstream and the reconstruction, a coding call computes only what its
+:class:`~nvc_core.analysis.Analysis` request asks for (metrics, estimated bits, bit maps, images,
+NLAM masks). The whole-video functions write their outputs all or nothing
+(:mod:`nvc_core.outputs`).
 """
 from __future__ import annotations
 
+import json
+import math
 import os
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -17,15 +25,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nvc_core.analysis import FrameAnalysis
-from nvc_core.bitstream import FrameChunk, StreamHeader, frame_hash
+from nvc_core.analysis import Analysis, FrameAnalysis
+from nvc_core.bitstream import MAX_GOP, MAX_SIDE, FrameChunk, StreamHeader, frame_hash, open_stream
+from nvc_core.defaults import DEFAULT_GOP, DEFAULT_QUALITY
+from nvc_core.entropy.coder import FrameDecoder, FrameEncoder
 from nvc_core.env import set_torch_env
 from nvc_core.errors import BitstreamError, Cancelled, NVCError, VideoError
+from nvc_core.evaluation.rd import bits_per_pixel
 from nvc_core.flow_estimate import estimate_flow, flow_tensor
-from nvc_core.metrics import ms_ssim, psnr, psnr_y
+from nvc_core.layers.nlam import record_masks
+from nvc_core.metrics import frame_metrics, mean_over_frames
 from nvc_core.models.neuro_motion import State
 from nvc_core.models.nvc import NVC, PAD_MULTIPLE
 from nvc_core.models.vae import CodedLatents
+from nvc_core.outputs import PendingFile, check_outputs, publish
 from nvc_core.video_io import VideoWriter, open_video
 
 OnFrame = Callable[[FrameAnalysis, int, "int | None"], None]
@@ -62,18 +75,23 @@ def _flows(flows: list[torch.Tensor], height: int, width: int) -> list[np.ndarra
 
 
 # -- one frame -----------------------------------------------------------------------------------------
-class _Coder:
-    """State shared by encoder and decoder: reference frame buffer and the TUM state."""
+#: Slack, in bits, of the check that a frame's payload can hold the latents its size needs.
+_MIN_BITS_SLACK = 64
 
-    def __init__(self, model: NVC, width: int, height: int, quality: int, gop: int):
+
+class _Coder:
+    """State shared by encoder and decoder: reference frame buffer, TUM state, analysis request."""
+
+    def __init__(self, model: NVC, width: int, height: int, quality: int, gop: int, analysis: Analysis):
         if not 0 <= quality < model.num_rates:
             raise NVCError(f"quality {quality} out of range 0..{model.num_rates - 1}")
-        if gop < 1:
-            raise NVCError("gop must be at least 1")
-        if width < 2 or height < 2:
-            raise NVCError(f"frame size {width}x{height} too small (at least 2x2)")
+        if not 1 <= gop <= MAX_GOP:
+            raise NVCError(f"gop must be in 1..{MAX_GOP}, got {gop}")
+        if not (2 <= width <= MAX_SIDE and 2 <= height <= MAX_SIDE):
+            raise NVCError(f"frame size {width}x{height} outside 2x2..{MAX_SIDE}x{MAX_SIDE}")
         set_torch_env()
         self.model, self.width, self.height, self.quality, self.gop = model, width, height, quality, gop
+        self.analysis = analysis
         self.device = next(model.parameters()).device
         self.latent_hw = tuple(s // 16 for s in padded_size(height, width))
         self.index = 0
@@ -83,24 +101,15 @@ class _Coder:
     def _frame_type(self) -> str:
         return "I" if self.index % self.gop == 0 else "P"
 
-    def _finish(self, frame_type: str, temporal_prior: bool, coded: dict[str, CodedLatents],
-                reconstruction: torch.Tensor, extra: dict) -> FrameAnalysis:
-        """Update the reference buffer and build the analysis record."""
-        rec = to_uint8(reconstruction, self.height, self.width)
-        self.reference = to_tensor(rec, self.device)
-        record = FrameAnalysis(index=self.index, frame_type=frame_type, temporal_prior=temporal_prior,
-                               height=self.height, width=self.width, reconstruction=rec, **extra)
-        for coder, latents in coded.items():
-            for part in ("z", "y"):
-                key = f"{coder}.{part}"
-                record.bit_maps[key] = latents.bit_maps[part]
-                record.latents[key] = latents.symbols[part]
-                record.bits_estimated_by_stream[key] = float(latents.bit_maps[part].sum(dtype=np.float64))
-            for where, mask in latents.attention.items():
-                record.attention[f"{coder}.{where}"] = mask
-        record.bits_estimated = sum(record.bits_estimated_by_stream.values())
-        self.index += 1
-        return record
+    def _coders(self, frame_type: str) -> tuple[str, ...]:
+        return ("intra",) if frame_type == "I" else ("motion", "residual")
+
+    def _attention(self, frame_type: str):
+        """Records the NLAM masks of this frame's coders when the analysis asks for them."""
+        if not self.analysis.attention:
+            return nullcontext({})
+        return record_masks({f"{name}.{where}": module for name in self._coders(frame_type)
+                             for where, module in getattr(self.model, name).attention_modules().items()})
 
     def _inter_tail(self, motion: CodedLatents) -> tuple[list[torch.Tensor], torch.Tensor]:
         """MCFs -> MS-MCN prediction; TUM update from the decoded motion features."""
@@ -109,11 +118,38 @@ class _Coder:
         self.state = self.model.motion.update_state(motion.y_hat, self.state)
         return flows, prediction
 
+    def _finish(self, frame_type: str, temporal_prior: bool, coded: dict[str, CodedLatents],
+                reconstruction: np.ndarray, chunk_bytes: int, attention: dict[str, np.ndarray],
+                images: dict) -> FrameAnalysis:
+        """Update the reference buffer; the record holds what the analysis asked for."""
+        self.reference = to_tensor(reconstruction, self.device)
+        record = FrameAnalysis(index=self.index, frame_type=frame_type, temporal_prior=temporal_prior,
+                               height=self.height, width=self.width, reconstruction=reconstruction,
+                               bits=8 * chunk_bytes, attention=attention)
+        a = self.analysis
+        if a.bits or a.maps:
+            for name, latents in coded.items():
+                maps = getattr(self.model, name).bit_maps(latents)
+                symbols = {"z": latents.z_hat, "y": latents.y_hat}
+                for part in ("z", "y"):
+                    key = f"{name}.{part}"
+                    record.bits_by_stream[key] = float(maps[part].sum(dtype=np.float64))
+                    if a.maps:
+                        record.bit_maps[key] = maps[part]
+                        record.latents[key] = symbols[part][0].cpu().numpy().astype(np.int32)
+            record.bits_estimated = sum(record.bits_by_stream.values())
+        if a.images:
+            h, w = self.height, self.width
+            for key, value in images.items():
+                setattr(record, key, _flows(value, h, w) if key == "flows" else _image(value, h, w))
+        self.index += 1
+        return record
+
 
 class VideoEncoder(_Coder):
     def __init__(self, model: NVC, width: int, height: int, quality: int, gop: int, temporal_prior: bool = True,
-                 matrix: str = "bt709"):
-        super().__init__(model, width, height, quality, gop)
+                 matrix: str = "bt709", analysis: Analysis = Analysis.FULL):
+        super().__init__(model, width, height, quality, gop, analysis)
         self.temporal_prior = temporal_prior
         self.matrix = matrix
         self.previous_source: np.ndarray | None = None   # padded, for the flow hint of neuro-Motion
@@ -136,41 +172,41 @@ class VideoEncoder(_Coder):
         source = np.pad(rgb, ((0, hp - self.height), (0, wp - self.width), (0, 0)), mode="edge")
         m = self.model
         frame_type = self._frame_type()
-        if frame_type == "I":
-            intra = m.intra.compress(x, self.quality)
-            self.state = None
-            coded, reconstruction, extra = {"intra": intra}, intra.decoded, {}
-        else:
-            temporal = m.motion.temporal_prior(self.state, self.temporal_prior)
-            em_input = m.motion.encoder_input(self.reference, x, self._flow_hint(source))
-            motion = m.motion.compress(em_input, self.quality, temporal)
-            flows, prediction = self._inter_tail(motion)
-            residual = m.residual.compress(x - prediction, self.quality)
-            coded = {"motion": motion, "residual": residual}
-            reconstruction = prediction + residual.decoded
-            h, w = self.height, self.width
-            extra = {"prediction": _image(prediction, h, w), "residual": _image(x - prediction, h, w),
-                     "residual_hat": _image(residual.decoded, h, w), "flows": _flows(flows, h, w)}
+        coder = FrameEncoder()
+        with self._attention(frame_type) as attention:
+            if frame_type == "I":
+                intra = m.intra.compress(x, self.quality, None, coder)
+                self.state = None
+                coded, reconstruction, images = {"intra": intra}, intra.decoded, {}
+            else:
+                temporal = m.motion.temporal_prior(self.state, self.temporal_prior)
+                em_input = m.motion.encoder_input(self.reference, x, self._flow_hint(source))
+                motion = m.motion.compress(em_input, self.quality, temporal, coder)
+                flows, prediction = self._inter_tail(motion)
+                residual = m.residual.compress(x - prediction, self.quality, None, coder)
+                coded = {"motion": motion, "residual": residual}
+                reconstruction = prediction + residual.decoded
+                images = {"prediction": prediction, "residual": x - prediction,
+                          "residual_hat": residual.decoded, "flows": flows}
         tp = self.temporal_prior and frame_type == "P"
-        record = self._finish(frame_type, tp, coded, reconstruction, extra)
-        streams = {f"{c}.{p}": lat.streams[p] for c, lat in coded.items() for p in ("z", "y")}
-        chunk = FrameChunk(frame_type, tp, streams, frame_hash(record.reconstruction)).pack()
-        record.bits_by_stream = {k: 8 * len(v) for k, v in streams.items()}
-        record.bits = 8 * len(chunk)
-        record.original = rgb
-        record.psnr_rgb = psnr(rgb, record.reconstruction)
-        record.psnr_y = psnr_y(rgb, record.reconstruction, self.matrix)
-        record.ms_ssim = ms_ssim(rgb, record.reconstruction)
+        rec = to_uint8(reconstruction, self.height, self.width)
+        chunk = FrameChunk(frame_type, tp, coder.finish(), frame_hash(rec)).pack()
+        record = self._finish(frame_type, tp, coded, rec, len(chunk), attention, images)
+        if self.analysis.images:
+            record.original = rgb
+        if self.analysis.metrics:
+            for key, value in frame_metrics(rgb, rec, self.matrix).items():
+                setattr(record, key, value)
         self.previous_source = source
         return chunk, record
 
 
 class VideoDecoder(_Coder):
-    def __init__(self, model: NVC, header: StreamHeader):
+    def __init__(self, model: NVC, header: StreamHeader, analysis: Analysis = Analysis.FULL):
         if header.weights_id != model.weights_id:
             raise BitstreamError(f"bitstream was made with other weights (id {header.weights_id.hex()}, "
                                  f"loaded {model.weights_id.hex()}); pass the same --weights")
-        super().__init__(model, header.width, header.height, header.quality, header.gop)
+        super().__init__(model, header.width, header.height, header.quality, header.gop, analysis)
 
     @torch.no_grad()
     def decode_frame(self, chunk: FrameChunk) -> tuple[np.ndarray, FrameAnalysis]:
@@ -178,36 +214,33 @@ class VideoDecoder(_Coder):
         if chunk.frame_type != expected:
             raise BitstreamError(f"corrupt bitstream: frame {self.index} is {chunk.frame_type}, expected {expected}")
         m = self.model
+        needed = sum(getattr(m, name).min_bits(self.latent_hw) for name in self._coders(expected))
+        if 8 * len(chunk.payload) + _MIN_BITS_SLACK < needed:
+            raise BitstreamError(f"corrupt bitstream: frame {self.index} holds {len(chunk.payload)} bytes, too few "
+                                 f"for a {self.width}x{self.height} frame (at least {needed / 8:.0f} bytes)")
+        coder = FrameDecoder(chunk.payload)
         try:
-            if expected == "I":
-                intra = m.intra.decompress(chunk.streams_for("intra"), self.latent_hw, self.quality, None, self.device)
-                self.state = None
-                coded, reconstruction, extra = {"intra": intra}, intra.decoded, {}
-            else:
-                temporal = m.motion.temporal_prior(self.state, chunk.temporal_prior)
-                motion = m.motion.decompress(chunk.streams_for("motion"), self.latent_hw, self.quality,
-                                             temporal, self.device)
-                flows, prediction = self._inter_tail(motion)
-                residual = m.residual.decompress(chunk.streams_for("residual"), self.latent_hw, self.quality,
-                                                 None, self.device)
-                coded = {"motion": motion, "residual": residual}
-                reconstruction = prediction + residual.decoded
-                h, w = self.height, self.width
-                extra = {"prediction": _image(prediction, h, w), "residual_hat": _image(residual.decoded, h, w),
-                         "flows": _flows(flows, h, w)}
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as exc:  # constriction reports bad data as a Rust panic (BaseException)
-            raise BitstreamError(f"corrupt bitstream: frame {self.index} cannot be decoded "
-                                 f"({str(exc).splitlines()[0][:80]})") from None
-        index = self.index
-        record = self._finish(expected, chunk.temporal_prior, coded, reconstruction, extra)
-        if frame_hash(record.reconstruction) != chunk.recon_hash:
-            raise BitstreamError(f"corrupt bitstream: frame {index} does not match the encoder's "
+            with self._attention(expected) as attention:
+                if expected == "I":
+                    intra = m.intra.decompress(coder, self.latent_hw, self.quality, None, self.device)
+                    self.state = None
+                    coded, reconstruction, images = {"intra": intra}, intra.decoded, {}
+                else:
+                    temporal = m.motion.temporal_prior(self.state, chunk.temporal_prior)
+                    motion = m.motion.decompress(coder, self.latent_hw, self.quality, temporal, self.device)
+                    flows, prediction = self._inter_tail(motion)
+                    residual = m.residual.decompress(coder, self.latent_hw, self.quality, None, self.device)
+                    coded = {"motion": motion, "residual": residual}
+                    reconstruction = prediction + residual.decoded
+                    images = {"prediction": prediction, "residual_hat": residual.decoded, "flows": flows}
+        except BitstreamError as exc:  # what corrupt data raises; anything else is a bug and surfaces as is
+            raise BitstreamError(f"frame {self.index}: {exc}") from None
+        rec = to_uint8(reconstruction, self.height, self.width)
+        if frame_hash(rec) != chunk.recon_hash:
+            raise BitstreamError(f"corrupt bitstream: frame {self.index} does not match the encoder's "
                                  f"reconstruction (hash mismatch)")
-        record.bits_by_stream = {k: 8 * len(v) for k, v in chunk.streams.items()}
-        record.bits = 8 * chunk.nbytes
-        return record.reconstruction, record
+        record = self._finish(expected, chunk.temporal_prior, coded, rec, chunk.nbytes, attention, images)
+        return rec, record
 
 
 # -- whole videos ----------------------------------------------------------------------------------
@@ -217,78 +250,112 @@ class CodingResult:
     records: list[FrameAnalysis]
     file_bytes: int
 
+    def summary(self) -> dict:
+        """Size, rate and (when the frames were measured) the sequence metrics: means over frames."""
+        h = self.header
+        summary = {"width": h.width, "height": h.height, "frames": len(self.records),
+                   "bpp": bits_per_pixel(self.file_bytes, h.width, h.height, len(self.records)),
+                   "file_bytes": self.file_bytes}
+        return {**summary, **mean_over_frames(r.stats() for r in self.records)}
 
-def _temporary(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    def stats_json(self) -> bytes:
+        """STATS.json: every frame's record and the summary (a lossless frame's PSNR is written as null)."""
+        stats = {"frames": [r.stats() for r in self.records], "summary": self.summary()}
+        return json.dumps(_finite(stats), indent=1, allow_nan=False).encode()
 
 
-def encode_video(input_path: str | os.PathLike, output_path: str | os.PathLike, model: NVC, quality: int = 3,
-                 gop: int = 12, frames: int | None = None, temporal_prior: bool = True,
-                 recon_path: str | os.PathLike | None = None, size: tuple[int, int] | None = None,
-                 matrix: str = "bt709", on_frame: OnFrame | None = None,
-                 should_stop: ShouldStop | None = None, keep_analysis: bool = True) -> CodingResult:
-    """Encode ``input_path`` into ``output_path`` (atomic: nothing is left behind on failure)."""
-    output_path = Path(output_path)
+def _finite(value):
+    """JSON has no infinity: infinite values are written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _abort(outputs) -> None:
+    for output in outputs:
+        if output is not None:
+            output.abort()
+
+
+def encode_video(input_path: str | os.PathLike, output_path: str | os.PathLike, model: NVC,
+                 quality: int = DEFAULT_QUALITY, gop: int = DEFAULT_GOP, frames: int | None = None,
+                 temporal_prior: bool = True, recon_path: str | os.PathLike | None = None,
+                 stats_path: str | os.PathLike | None = None, size: tuple[int, int] | None = None,
+                 matrix: str = "bt709", analysis: Analysis = Analysis.FULL, on_frame: OnFrame | None = None,
+                 should_stop: ShouldStop | None = None) -> CodingResult:
+    """Encode ``input_path`` into ``output_path``, with the reconstruction (``recon_path``) and STATS.json
+    (``stats_path``) if asked: all or nothing, every output path checked before coding."""
+    check_outputs([input_path], [output_path, recon_path, stats_path])
     if frames is not None and frames < 1:
         raise NVCError("--frames must be at least 1")
+    if stats_path is not None:
+        analysis = replace(analysis, metrics=True, bits=True)
     with open_video(input_path, size=size, matrix=matrix) as reader:
         total = frames if reader.frame_count is None else min(frames or reader.frame_count, reader.frame_count)
-        encoder = VideoEncoder(model, reader.width, reader.height, quality, gop, temporal_prior, matrix)
         fps = Fraction(reader.fps)
         header = StreamHeader(reader.width, reader.height, 0, gop, quality, model.weights_id, matrix,
                               False, fps.numerator, fps.denominator)
-        tmp = _temporary(output_path)
-        writer = VideoWriter(recon_path, reader.width, reader.height, fps, matrix) if recon_path else None
-        records: list[FrameAnalysis] = []
+        header.check()
+        encoder = VideoEncoder(model, reader.width, reader.height, quality, gop, temporal_prior, matrix, analysis)
+        stream = PendingFile(output_path)
+        writer = stats = None
         try:
-            with open(tmp, "wb") as f:
-                f.write(header.pack())
-                for rgb in reader:
-                    if frames is not None and len(records) >= frames:
-                        break
-                    if should_stop is not None and should_stop():
-                        raise Cancelled()
-                    chunk, record = encoder.encode_frame(rgb)
-                    f.write(chunk)
-                    if writer:
-                        writer.write(record.reconstruction)
-                    if on_frame:
-                        on_frame(record, len(records) + 1, total)
-                    records.append(record if keep_analysis else record.light())
-                if not records:
-                    raise VideoError(f"{input_path}: no frames to encode")
-                header.frame_count = len(records)
-                f.seek(0)
-                f.write(header.pack())
-            if writer:
-                writer.close()
-            tmp.replace(output_path)
+            writer = VideoWriter(recon_path, reader.width, reader.height, fps, matrix) if recon_path else None
+            stats = PendingFile(stats_path) if stats_path else None
+            chunks: list[bytes] = []
+            records: list[FrameAnalysis] = []
+            for rgb in reader:
+                if frames is not None and len(records) >= frames:
+                    break
+                if should_stop is not None and should_stop():
+                    raise Cancelled()
+                chunk, record = encoder.encode_frame(rgb)
+                chunks.append(chunk)
+                if writer:
+                    writer.write(record.reconstruction)
+                if on_frame:
+                    on_frame(record, len(records) + 1, total)
+                records.append(record if analysis.images else record.light())
+            if not records:
+                raise VideoError(f"{input_path}: no frames to encode")
+            header.frame_count = len(records)
+            data = header.pack() + b"".join(chunks)
+            stream.write(data)
+            result = CodingResult(header, records, len(data))
+            if stats:
+                stats.write(result.stats_json())
+            publish([stream, writer, stats])
         except BaseException:
-            tmp.unlink(missing_ok=True)
-            if writer:
-                writer.abort()
+            _abort([stream, writer, stats])
             raise
-    return CodingResult(header, records, output_path.stat().st_size)
+    return result
 
 
 def decode_video(bitstream_path: str | os.PathLike, model: NVC, output_path: str | os.PathLike | None = None,
-                 on_frame: OnFrame | None = None, should_stop: ShouldStop | None = None,
-                 keep_analysis: bool = True) -> CodingResult:
-    """Decode an .nvc file (checking every frame's hash); optionally write the video atomically."""
+                 stats_path: str | os.PathLike | None = None, analysis: Analysis = Analysis.FULL,
+                 on_frame: OnFrame | None = None, should_stop: ShouldStop | None = None) -> CodingResult:
+    """Decode an .nvc file (checking every frame's hash); optionally write the video and STATS.json,
+    all or nothing."""
+    check_outputs([bitstream_path], [output_path, stats_path])
+    if stats_path is not None:
+        analysis = replace(analysis, bits=True)
     path = Path(bitstream_path)
     if not path.is_file():
         raise BitstreamError(f"{path}: no such file")
-    size = path.stat().st_size
     with open(path, "rb") as f:
-        header = StreamHeader.read(f)
-        if header.frame_count < 1:
-            raise BitstreamError("corrupt bitstream header (no frames)")
-        decoder = VideoDecoder(model, header)
+        header = open_stream(f)
+        decoder = VideoDecoder(model, header, analysis)
         fps = Fraction(header.fps_num, header.fps_den)
-        writer = (VideoWriter(output_path, header.width, header.height, fps, header.matrix, header.full_range)
-                  if output_path else None)
-        records = []
+        writer = stats = None
         try:
+            writer = (VideoWriter(output_path, header.width, header.height, fps, header.matrix, header.full_range)
+                      if output_path else None)
+            stats = PendingFile(stats_path) if stats_path else None
+            records = []
             for i in range(header.frame_count):
                 if should_stop is not None and should_stop():
                     raise Cancelled()
@@ -297,16 +364,17 @@ def decode_video(bitstream_path: str | os.PathLike, model: NVC, output_path: str
                     writer.write(rgb)
                 if on_frame:
                     on_frame(record, i + 1, header.frame_count)
-                records.append(record if keep_analysis else record.light())
+                records.append(record if analysis.images else record.light())
             if f.read(1):
                 raise BitstreamError("corrupt bitstream: trailing data after the last frame")
-            if writer:
-                writer.close()
+            result = CodingResult(header, records, f.tell())
+            if stats:
+                stats.write(result.stats_json())
+            publish([writer, stats])
         except BaseException:
-            if writer:
-                writer.abort()
+            _abort([writer, stats])
             raise
-    return CodingResult(header, records, size)
+    return result
 
 
 # -- live temporal-prior toggle ----------------------------------------------------------------------

@@ -9,6 +9,8 @@ import os
 
 import torch
 
+from nvc_core.errors import NVCError
+
 #: Threads used for coding. Fixed so that a stream decodes with the same kernels it was encoded with.
 CODING_THREADS = int(os.environ.get("NVC_THREADS", "0")) or min(4, os.cpu_count() or 1)
 
@@ -21,3 +23,20 @@ def set_torch_env(threads: int | None = None) -> None:
     if hasattr(torch.backends, "cuda"):
         torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
+
+
+def resolve_device(name: str) -> torch.device:
+    """``cpu``, ``cuda`` or ``cuda:N`` as a torch device, refused with a clear message when unusable."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise NVCError(f"--device {name}: unknown device (use cpu, cuda or cuda:N)") from None
+    if device.type == "cpu":
+        return device
+    if device.type != "cuda":
+        raise NVCError(f"--device {name}: unsupported device type (use cpu, cuda or cuda:N)")
+    if not torch.cuda.is_available():
+        raise NVCError(f"--device {name}: no CUDA device available to torch")
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise NVCError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s)")
+    return device

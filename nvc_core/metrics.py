@@ -1,8 +1,11 @@
 """Frame quality metrics: PSNR (RGB and luma) and MS-SSIM, on 8-bit images.
 
 PSNR is ``10*log10(peak**2 / MSE)`` with the MSE taken over every sample (all pixels and all
-channels) in float64.  Identical inputs have MSE 0 and give ``float('inf')``; averaging over a
-sequence should therefore be done on MSEs or with that case handled by the caller.
+channels) in float64.  Identical inputs have MSE 0 and give ``float('inf')``.
+
+One convention for a sequence, used by the CLI's ``--stats``, ``nvc eval``, the analyzer and the
+benchmarks: :func:`mean_over_frames`, the mean of the per-frame values (per-frame PSNR averaged
+over frames, as in the learned-video-coding literature; not the PSNR of the mean MSE).
 
 ``psnr_y`` compares the unrounded luma of two RGB frames (``nvc_core.color.rgb_to_y``, limited-range
 8-bit code values, BT.709 by default) with peak 255, as is customary for 8-bit video.
@@ -29,6 +32,7 @@ averaged over 2x2 blocks, dropping a trailing odd row / column.  Details of this
 from __future__ import annotations
 
 import math
+from typing import Iterable
 
 import cv2
 import numpy as np
@@ -40,6 +44,8 @@ WINDOW_SIZE = 11
 WINDOW_SIGMA = 1.5
 K1, K2 = 0.01, 0.03
 DATA_RANGE = 255.0
+#: The per-frame metrics, in the order they are printed.
+FRAME_METRICS = ("psnr_rgb", "psnr_y", "ms_ssim")
 
 
 def _check_same_shape(a: np.ndarray, b: np.ndarray) -> None:
@@ -116,3 +122,20 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
         if not last:
             x, y = _halve(x), _halve(y)
     return float(result.mean())
+
+
+def frame_metrics(original: np.ndarray, decoded: np.ndarray, matrix: str = "bt709") -> dict[str, float]:
+    """RGB PSNR, Y PSNR (luma of ``matrix``) and MS-SSIM of one decoded RGB uint8 frame."""
+    return {"psnr_rgb": psnr(original, decoded), "psnr_y": psnr_y(original, decoded, matrix),
+            "ms_ssim": ms_ssim(original, decoded)}
+
+
+def mean_over_frames(per_frame: Iterable[dict]) -> dict[str, float | None]:
+    """The sequence value of each metric: the mean of its per-frame values, skipping frames where it
+    is unknown (None); None when no frame has it. A lossless frame (PSNR inf) makes the mean inf."""
+    rows = list(per_frame)
+    means: dict[str, float | None] = {}
+    for name in FRAME_METRICS:
+        values = [r[name] for r in rows if r.get(name) is not None]
+        means[name] = float(np.mean(values)) if values else None
+    return means

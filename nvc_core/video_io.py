@@ -27,9 +27,11 @@ number of frames is refused when opening.
 
 Writer (``VideoWriter``): ``.y4m`` 4:2:0 (``C420jpeg``, with ``XCOLORRANGE``), or, for a path
 without a suffix, a folder of ``frame_00000.png``, ``frame_00001.png``...  Output is written to a
-hidden temporary sibling and renamed onto ``path`` by ``close()``; ``abort()`` or an exception inside
-a ``with`` block removes it, so ``path`` never holds a partial video.  An existing ``.y4m`` is
-replaced; an existing folder is replaced only if it holds nothing but ``frame_*.png`` files.
+hidden temporary sibling and renamed onto ``path`` by ``close()`` (or ``publish()``, with the other
+outputs of a command: ``nvc_core.outputs.publish``); ``abort()`` or an exception inside a ``with``
+block removes it, so ``path`` never holds a partial video.  An existing regular ``.y4m`` file is
+replaced; an existing folder is replaced only if it holds nothing but ``frame_*.png`` files; anything
+else (a device, a pipe) never.
 
 Every failure (missing or unreadable file, bad header, unsupported format, truncation, size
 mismatch, write error) raises ``nvc_core.errors.VideoError`` with a one-line message that starts
@@ -41,7 +43,6 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import secrets
 import shutil
 import struct
 from fractions import Fraction
@@ -52,7 +53,13 @@ import cv2
 import numpy as np
 
 from nvc_core.color import rgb_to_yuv420, yuv420_to_rgb, yuv444_to_rgb
-from nvc_core.errors import VideoError
+from nvc_core.errors import NVCError, VideoError
+from nvc_core.outputs import check_replaceable, temporary_sibling
+
+# FFmpeg (inside OpenCV) prints its own log lines ("moov atom not found") on stderr before our one-line
+# error for a file it cannot read; the readers report every failure themselves. Read at the first
+# capture; an OPENCV_FFMPEG_LOGLEVEL set by the user wins.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 DEFAULT_FPS = Fraction(25)
 CONTAINER_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".h264", ".264")
@@ -240,7 +247,7 @@ def _open_raw_yuv(path: Path, size: Size | None, matrix: str, full_range: bool) 
     named = RAW_NAME_SIZE.search(path.stem)
     if size is None and named is None:
         raise VideoError(f"{path}: unknown frame size of raw .yuv; name it like foo_416x240_30.yuv "
-                         f"or give the size")
+                         f"or give the size (--size WxH)")
     width, height = size if size is not None else (int(named.group(1)), int(named.group(2)))
     if width < 1 or height < 1:
         raise VideoError(f"{path}: invalid frame size {width}x{height}")
@@ -361,11 +368,6 @@ def open_video(path: str | os.PathLike, size: Size | None = None, matrix: str = 
                      f"{', '.join(CONTAINER_SUFFIXES)} or a folder of PNGs)")
 
 
-def _temporary_sibling(path: Path) -> Path:
-    """A fresh hidden name next to ``path``, for writing before the final rename."""
-    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-
-
 class VideoWriter:
     """Atomic writer of RGB uint8 (height, width, 3) frames to ``.y4m`` or a folder of PNGs.
 
@@ -387,8 +389,12 @@ class VideoWriter:
             raise VideoError(f"{self.path}: invalid frame size {width}x{height} or frame rate {fps}")
         if not self.path.parent.is_dir():
             raise VideoError(f"{self.path}: folder {self.path.parent} does not exist")
+        try:
+            check_replaceable(self.path)
+        except NVCError as exc:
+            raise VideoError(str(exc)) from None
         self._check_replaceable()
-        self._tmp = _temporary_sibling(self.path)
+        self._tmp = temporary_sibling(self.path)
         self._file: BinaryIO | None = None
         self._closed = False
         try:
@@ -402,14 +408,11 @@ class VideoWriter:
             raise _error(self.path, exc) from exc
 
     def _check_replaceable(self) -> None:
-        """Refuse to overwrite anything but a file (.y4m) or a folder of our own PNG frames."""
-        if self._png and self.path.exists():
-            if not self.path.is_dir() or any(not re.fullmatch(r"frame_\d+\.png", p.name)
-                                             for p in self.path.iterdir()):
-                raise VideoError(f"{self.path}: exists and is not a folder of frame_*.png files; "
-                                 f"not overwriting it")
-        elif not self._png and self.path.is_dir():
-            raise VideoError(f"{self.path}: is a folder")
+        """Refuse to overwrite a folder that holds anything but our own PNG frames."""
+        if self._png and self.path.is_dir() and any(not re.fullmatch(r"frame_\d+\.png", p.name)
+                                                     for p in self.path.iterdir()):
+            raise VideoError(f"{self.path}: exists and is not a folder of frame_*.png files; "
+                             f"not overwriting it")
 
     def _y4m_header(self) -> bytes:
         colour_range = "FULL" if self._full_range else "LIMITED"
@@ -441,24 +444,30 @@ class VideoWriter:
 
     def close(self) -> None:
         """Finish the video and move it to ``path`` (replacing an older one)."""
+        self.publish()
+
+    def publish(self) -> None:
+        """Same as :meth:`close` (the name :func:`nvc_core.outputs.publish` calls)."""
         if self._closed:
             return
         try:
             if self._png:
+                self._check_replaceable()
                 self._replace_folder()
             else:
                 self._file.close()
+                check_replaceable(self.path)
                 os.replace(self._tmp, self.path)
-        except OSError as exc:
+        except (OSError, NVCError) as exc:
             self.abort()
-            raise _error(self.path, exc) from exc
+            raise (VideoError(str(exc)) if isinstance(exc, NVCError) else _error(self.path, exc)) from None
         self._closed = True
 
     def _replace_folder(self) -> None:
         if not self.path.exists():
             self._tmp.rename(self.path)
             return
-        old = _temporary_sibling(self.path)
+        old = temporary_sibling(self.path)
         self.path.rename(old)
         try:
             self._tmp.rename(self.path)

@@ -1,22 +1,24 @@
 """Entry point of the analyzer: `nvc-gui [INPUT]` / `python main.py [INPUT]`.
 
+The window comes first: the GUI modules import neither torch nor the codec; the window is put on
+screen, then the model (torch, the codec) is loaded on the worker thread behind it.
+
 Headless mode (`--screenshot OUT.png`) codes the clip, shows frame `--frame` with all panels, saves
 the window as PNG and exits (status 2 and a one-line error on bad input)."""
 
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
-import pyqtgraph as pg
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from nvc_gui.headless import screenshot
-from nvc_gui.main_window import MainWindow
 from nvc_gui.settings import Settings
 
 APP_NAME = "nvc-gui"
+EXPOSE_TIMEOUT_S = 3.0     # the longest wait for the window to be on screen before loading the rest
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -54,12 +56,21 @@ def _apply(args: argparse.Namespace, settings: Settings) -> None:
             setattr(settings, name, value)
 
 
+def _wait_until_exposed(app: QApplication, window) -> None:
+    """Let Qt put `window` on screen (map and paint it) before anything slow runs."""
+    deadline = time.monotonic() + EXPOSE_TIMEOUT_S
+    app.processEvents()
+    while not (window.windowHandle() and window.windowHandle().isExposed()) and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.005)
+    app.processEvents()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     headless = args.screenshot is not None
     if headless:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # read when the QApplication starts
-    pg.setConfigOptions(imageAxisOrder="row-major")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName("nvc")
@@ -67,10 +78,23 @@ def main(argv: list[str] | None = None) -> int:
     store = None if headless else QSettings("nvc", APP_NAME)
     settings = Settings.defaults() if headless else Settings.load(store)
     _apply(args, settings)
+    import pyqtgraph as pg                      # the GUI's heavier modules, after Qt is up
+    pg.setConfigOptions(imageAxisOrder="row-major")
+    from nvc_gui.main_window import MainWindow
     window = MainWindow(settings, store, interactive=not headless)
     if headless:
+        from nvc_gui.headless import screenshot
         return screenshot(app, window, args.input, args.size, args.frame, args.screenshot)
     window.show()
+    _wait_until_exposed(app, window)
+    window.load_model()
     if args.input is not None:
         window.open_path(args.input, args.size)
-    return app.exec()
+    status = app.exec()
+    if not window.coder.wait(0):
+        # a frame is still being coded on the worker's daemon thread: leave now rather than let the
+        # interpreter's shutdown wait for it (or abort inside torch)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status

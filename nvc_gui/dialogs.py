@@ -1,6 +1,5 @@
 """Small dialogs: the frame size of a raw .yuv, and the model/device/cache settings."""
 
-import torch
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QLineEdit, QPushButton, QSpinBox, QWidget)
 
@@ -51,6 +50,7 @@ class SettingsDialog(QDialog):
         weights_row.addWidget(browse)
         self.device = QComboBox()
         self.device.addItem("cpu")
+        import torch        # by now loaded by the worker (the window appears before torch)
         if torch.cuda.is_available():
             self.device.addItem("cuda")
         self.device.setCurrentText(settings.device)

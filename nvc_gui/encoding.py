@@ -1,9 +1,12 @@
 """What the analyzer shows: a coding request and the records nvc_core returned for it.
 
-The GUI computes no bits: it only picks, per frame and sub-stream, which nvc_core number to show,
-the actual bits of the file, or the estimate of `recost_motion` when the temporal prior is toggled."""
+The GUI computes no bits: it only picks which nvc_core number to show. Two kinds of bits never mix:
+the bits of a frame in the file (`FrameAnalysis.bits`), and estimates (the sub-stream estimates of
+the record, the bit maps, and `recost_motion`'s motion bits with the temporal prior on and off, which
+are compared with each other only)."""
 
 from dataclasses import dataclass, field, fields
+from enum import Enum
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,12 +15,15 @@ import numpy as np
 from nvc_core.analysis import FrameAnalysis
 
 BITSTREAM_SUFFIX = ".nvc"
-STREAM_GROUPS = ("intra", "motion", "residual", "hyper", "framing")   # stacking order of the bit plot
+# stacking order of the bit plot; "other" = bits in the file minus the estimated sub-streams
+# (framing, range-coder overhead)
+STREAM_GROUPS = ("intra", "motion", "residual", "hyper", "other")
 
 
 @dataclass(frozen=True)
 class CodingRequest:
-    """One run of the codec: encode `source` with these settings, or decode it if it is a bitstream."""
+    """One run of the codec: encode `source` with these settings, or decode it if it is a bitstream
+    (`reference`: the source video of the bitstream, for PSNR)."""
 
     source: Path
     quality: int
@@ -26,7 +32,8 @@ class CodingRequest:
     temporal_prior: bool
     weights: str                  # "" = bundled weights
     device: str
-    size: tuple[int, int] | None = None   # (width, height) of a raw .yuv
+    size: tuple[int, int] | None = None   # (width, height) of a raw .yuv (of `reference` for a bitstream)
+    reference: Path | None = None
 
     @property
     def is_bitstream(self) -> bool:
@@ -37,8 +44,15 @@ class CodingRequest:
         """Requests with equal keys give the same reconstructions. The temporal prior is not part of
         it: it changes only the motion bits, which `recost_motion` gives for both settings."""
         if self.is_bitstream:
-            return (self.source, self.weights, self.device)
+            return (self.source, self.reference, self.size, self.weights, self.device)
         return (self.source, self.size, self.quality, self.gop, self.frames, self.weights, self.device)
+
+
+class Status(Enum):
+    CODING = "coding"            # queued or being coded
+    COMPLETE = "complete"
+    CANCELLED = "cancelled"      # stopped by the user: the records coded so far stay usable
+    FAILED = "failed"
 
 
 @dataclass
@@ -50,11 +64,16 @@ class Encoding:
     gop: int = 0                           # GOP length (of the header for a bitstream)
     fps: Fraction = Fraction(25)
     records: list[FrameAnalysis] = field(default_factory=list)
+    gains: list = field(default_factory=list)     # nvc_core.mc_gain.frame_gain per record (None: I-frame)
     total_frames: int | None = None
     bitstreams: dict[bool, Path] = field(default_factory=dict)        # temporal_prior -> .nvc file
     # temporal_prior -> recost_motion's MotionCost (None for I-frames) per frame
     motion_costs: dict[bool, list] = field(default_factory=dict)
-    complete: bool = False
+    status: Status = Status.CODING
+
+    @property
+    def complete(self) -> bool:
+        return self.status is Status.COMPLETE
 
     def bitstream_for(self, temporal_prior: bool) -> Path | None:
         """The .nvc file of this clip coded with `temporal_prior` (an opened bitstream is itself),
@@ -63,48 +82,54 @@ class Encoding:
             return self.request.source
         return self.bitstreams.get(temporal_prior)
 
-    def _toggled_cost(self, index: int, key: str, temporal_prior: bool):
-        """The re-costed motion latent of frame `index` when `temporal_prior` is not the coded setting."""
-        record = self.records[index]
-        if key != "motion.y" or record.frame_type == "I" or temporal_prior == record.temporal_prior:
-            return None
-        costs = self.motion_costs.get(temporal_prior)
-        return costs[index] if costs else None
+    def add_frame(self, record: FrameAnalysis, gain, total: int | None) -> None:
+        """A newly coded frame (and its motion-compensation gain)."""
+        self.records.append(record)
+        self.gains.append(gain)
+        self.total_frames = total
 
-    def latent_bits(self, index: int, key: str, temporal_prior: bool) -> float | None:
-        """Bits of latent `key` ("<coder>.<y|z>") of frame `index`: those in the file, or the
-        `recost_motion` estimate for the motion latents under the setting that was not coded."""
-        cost = self._toggled_cost(index, key, temporal_prior)
-        return cost.bits_y if cost is not None else self.records[index].bits_by_stream.get(key)
+    def frame_bits(self, index: int) -> int:
+        """Bits of frame `index` in the file."""
+        return self.records[index].bits
 
-    def bit_map(self, index: int, key: str, temporal_prior: bool) -> np.ndarray | None:
-        """Bits per latent element `(C, h, w)` of latent `key`, None if the frame has no such latent."""
-        cost = self._toggled_cost(index, key, temporal_prior)
-        return cost.bit_map_y if cost is not None else self.records[index].bit_maps.get(key)
-
-    def stream_bits(self, index: int, temporal_prior: bool) -> dict[str, float]:
-        """Bits of frame `index` by group of sub-streams (`STREAM_GROUPS`, hyper = all z latents)."""
+    def stream_bits(self, index: int) -> dict[str, float]:
+        """Bits of frame `index` by group of sub-streams (`STREAM_GROUPS`, hyper = all z latents):
+        nvc_core's estimates, and "other" = the rest of the frame's bits in the file."""
         record = self.records[index]
         groups = dict.fromkeys(STREAM_GROUPS, 0.0)
-        for key in record.bits_by_stream:
+        for key, bits in record.bits_by_stream.items():
             coder, latent = key.split(".")
-            groups["hyper" if latent == "z" else coder] += self.latent_bits(index, key, temporal_prior)
-        groups["framing"] = record.bits - sum(record.bits_by_stream.values())
+            groups["hyper" if latent == "z" else coder] += bits
+        groups["other"] = record.bits - sum(record.bits_by_stream.values())
         return groups
-
-    def frame_bits(self, index: int, temporal_prior: bool) -> float:
-        """Bits of frame `index` in the file (motion latents re-costed under the other setting)."""
-        return sum(self.stream_bits(index, temporal_prior).values())
 
     def recosted(self, index: int, temporal_prior: bool):
         """`recost_motion`'s MotionCost of frame `index` (None: I-frame, or not re-costed yet)."""
         costs = self.motion_costs.get(temporal_prior)
         return costs[index] if costs else None
 
+    def motion_estimate(self, index: int, temporal_prior: bool) -> float | None:
+        """Estimated bits of the motion latent ŷ of frame `index` with the temporal prior on or off."""
+        cost = self.recosted(index, temporal_prior)
+        return None if cost is None else cost.bits_y
+
     def bits_saved(self, index: int) -> float | None:
         """Motion bits the temporal prior saves in frame `index`: estimate without minus with."""
-        off, on = self.recosted(index, False), self.recosted(index, True)
-        return None if off is None or on is None else off.bits_y - on.bits_y
+        off, on = self.motion_estimate(index, False), self.motion_estimate(index, True)
+        return None if off is None or on is None else off - on
+
+    def bit_map(self, index: int, key: str, temporal_prior: bool) -> np.ndarray | None:
+        """Estimated bits per latent element `(C, h, w)` of latent `key` ("<coder>.<y|z>"), None if
+        the frame has no such latent. The motion ŷ map is `recost_motion`'s under `temporal_prior`
+        (the record's own map until the clip is re-costed, for the setting it was coded with)."""
+        record = self.records[index]
+        if key == "motion.y" and record.frame_type == "P":
+            cost = self.recosted(index, temporal_prior)
+            if cost is not None:
+                return cost.bit_map_y
+            if temporal_prior != record.temporal_prior:
+                return None
+        return record.bit_maps.get(key)
 
     def bits_saved_map(self, index: int) -> np.ndarray | None:
         """Motion bits saved per position `(h, w)`: estimate without minus with, summed over channels."""

@@ -9,7 +9,7 @@ import numpy as np
 from PySide6.QtWidgets import QWidget
 
 from nvc_core.video_io import VideoWriter
-from nvc_gui.encoding import STREAM_GROUPS, Encoding
+from nvc_gui.encoding import Encoding
 from nvc_gui.views.image_view import rgb_to_qimage
 
 
@@ -30,21 +30,25 @@ def save_widget_png(widget: QWidget, destination: Path) -> None:
         raise OSError(f"cannot write {destination}")
 
 
-def frame_statistics(encoding: Encoding, temporal_prior: bool) -> list[dict]:
-    """One row per frame: nvc_core's numbers, and the bits shown under `temporal_prior`."""
+def frame_statistics(encoding: Encoding) -> list[dict]:
+    """One row per coded frame: nvc_core's numbers. `bits` are the frame's bits in the file; the
+    `estimate_*` columns are nvc_core's estimates (sub-streams, motion ŷ with the temporal prior on
+    and off); the `psnr_*_prediction` columns are `nvc_core.mc_gain`'s."""
     rows = []
     for i, record in enumerate(encoding.records):
-        groups = encoding.stream_bits(i, temporal_prior)
-        on, off = encoding.recosted(i, True), encoding.recosted(i, False)
+        gain = encoding.gains[i] if i < len(encoding.gains) else None
         row = {"frame": i, "type": record.frame_type, "coded_temporal_prior": record.temporal_prior,
-               "bits": record.bits, "bits_estimated": record.bits_estimated,
-               "psnr_rgb": record.psnr_rgb, "psnr_y": record.psnr_y, "ms_ssim": record.ms_ssim,
-               "shown_temporal_prior": temporal_prior,
-               "shown_bits": encoding.frame_bits(i, temporal_prior),
-               "motion_bits_tp_on": on.bits_y if on is not None else None,
-               "motion_bits_tp_off": off.bits_y if off is not None else None}
-        row.update({f"shown_bits_{group}": groups[group] for group in STREAM_GROUPS})
-        row.update({f"bits_{key}": bits for key, bits in sorted(record.bits_by_stream.items())})
+               "bits": record.bits, "psnr_rgb": record.psnr_rgb, "psnr_y": record.psnr_y,
+               "ms_ssim": record.ms_ssim, "estimate_bits": record.bits_estimated,
+               "estimate_motion_y_tp_on": encoding.motion_estimate(i, True),
+               "estimate_motion_y_tp_off": encoding.motion_estimate(i, False),
+               "psnr_mcn_prediction": None if gain is None else gain.psnr_prediction,
+               "psnr_warp_prediction": None if gain is None else gain.psnr_warp,
+               "psnr_zero_motion_prediction": None if gain is None else gain.psnr_zero}
+        groups = encoding.stream_bits(i)
+        row["bits_other"] = groups.pop("other")          # file minus estimates: framing, coder overhead
+        row.update({f"estimate_{group}": bits for group, bits in groups.items()})
+        row.update({f"estimate_{key}": bits for key, bits in sorted(record.bits_by_stream.items())})
         rows.append(row)
     return rows
 
@@ -61,7 +65,8 @@ def write_csv(rows: list[dict], destination: Path) -> None:
 def write_json(encoding: Encoding, rows: list[dict], destination: Path) -> None:
     """Write the clip's settings and `rows` as JSON."""
     request = encoding.request
-    document = {"source": str(request.source), "quality": encoding.quality, "gop": encoding.gop,
+    document = {"source": str(request.source), "status": encoding.status.value,
+                "quality": encoding.quality, "gop": encoding.gop,
                 "weights": request.weights or "bundled", "fps": str(encoding.fps), "frames": rows}
     destination.write_text(json.dumps(document, indent=1))
 

@@ -1,24 +1,22 @@
-"""The analyzer window: opens a clip, has it coded in the background, and shows every panel for the
-current frame. It holds no numbers of its own: panels draw what nvc_core returned."""
+"""The analyzer window: menus, docks and views around a `CodingController` (which clips are coded,
+queued, cached). It holds no numbers of its own: panels draw what nvc_core returned."""
 
-import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-import torch
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import (QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut,
-                           QShowEvent)
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QGridLayout, QLabel, QMainWindow, QMessageBox,
-                               QProgressBar, QPushButton, QStackedWidget, QToolBar, QWidget)
+                               QProgressBar, QPushButton, QStackedWidget, QToolBar, QVBoxLayout, QWidget)
 
 from nvc_core.errors import VideoError
 from nvc_core.video_io import open_video
 from nvc_gui import export
+from nvc_gui.controller import CodingController
 from nvc_gui.controls import CodingControls
 from nvc_gui.dialogs import SettingsDialog, SizeDialog
-from nvc_gui.encoding import BITSTREAM_SUFFIX, CodingRequest, Encoding
+from nvc_gui.encoding import BITSTREAM_SUFFIX, CodingRequest, Encoding, Status
 from nvc_gui.frame_cache import FrameCache
 from nvc_gui.plots import PlotsView
 from nvc_gui.settings import Settings
@@ -30,21 +28,18 @@ from nvc_gui.views.compare_view import CompareView
 from nvc_gui.views.flow_view import FlowView
 from nvc_gui.views.frame_views import NO_ORIGINAL, ErrorView, RecordImageView, ResidualView
 from nvc_gui.views.image_view import ImageView, ViewLink
+from nvc_gui.views.latent_grid import LatentGridControls
+from nvc_gui.views.pixel_view import PixelView
+from nvc_gui.views.stream_table import StreamTable
 from nvc_gui.welcome import WelcomePage
-from nvc_gui.worker import Coder, CodingOutcome
+from nvc_gui.worker import Coder
 
 DEFAULT_SIZE = (1600, 1000)
+TITLE = "NVC analyzer"
 VIDEO_FILTER = ("Videos and bitstreams (*.y4m *.yuv *.mp4 *.avi *.mkv *.nvc);;"
                 "NVC bitstreams (*.nvc);;All files (*)")
-
-
-@dataclass
-class _Pending:
-    """A job to run: code `request` into `encoding`, then call `then` (e.g. an export)."""
-
-    request: CodingRequest
-    encoding: Encoding
-    then: Callable[[], None] | None = None
+SOURCE_FILTER = "Videos (*.y4m *.yuv *.mp4 *.avi *.mkv);;All files (*)"
+WELCOME_PAGE, FRAMES_PAGE, COMPARE_PAGE = range(3)
 
 
 class MainWindow(QMainWindow):
@@ -59,16 +54,15 @@ class MainWindow(QMainWindow):
         self.settings, self._store, self.interactive = settings, store, interactive
         self.coder = coder or Coder(self)
         self.cache = FrameCache(settings.cache_mb << 20)
-        self._source: tuple[Path, tuple[int, int] | None] | None = None
-        self._a: Encoding | None = None           # the clip on screen
-        self._b: Encoding | None = None           # its comparison in compare mode
+        self.controller = CodingController(self.coder, self.cache, self)
+        self._source: tuple[Path, tuple[int, int] | None, Path | None] | None = None
+        self._opening: Path | None = None     # goes to Recent files once its first frame is coded
         self._index = 0
-        self._follow = True                       # show each new frame while coding
-        self._queue: list[_Pending] = []
-        self._running: tuple[int, _Pending] | None = None
-        self._started = 0.0
+        self._follow = True                   # show each new frame while coding
+        self._cursor: tuple[float, float] | None = None
+        self._maximised: QByteArray | None = None   # the layout to restore after a maximised view
         self._num_rates = settings.quality + 1
-        self.setWindowTitle("NVC analyzer")
+        self.setWindowTitle(TITLE)
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
         self._build_panels()
@@ -76,22 +70,27 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
         self._build_shortcuts()
-        self._connect_coder()
+        self._connect()
         self._restore_window()
-        self.coder.load(settings.weights, self._device())
+
+    def load_model(self) -> None:
+        """Load the model in the background (called once the window is on screen)."""
+        self.coder.load(self.settings.weights, self._device())
 
     # -- construction ------------------------------------------------------------------------------
     def _build_panels(self) -> None:
         self.controls = CodingControls(self.settings)
         self.controls.recode_requested.connect(self.code)
         self.controls.prior_toggled.connect(self._on_prior_toggled)
+        self.grid_controls = LatentGridControls()
+        self.grid_controls.changed.connect(self._show_frame)
         self.table = FrameTable()
         self.table.frame_selected.connect(self.set_frame)
+        self.streams = StreamTable()
+        self.pixel = PixelView()
         self.timeline = Timeline()
         self.timeline.frame_selected.connect(self.set_frame)
-        self.timeline.play_toggled.connect(self._on_play_toggled)
-        self._player = QTimer(self)
-        self._player.timeout.connect(self._play_step)
+        self.timeline.step_requested.connect(self._play_step)
         self.original = RecordImageView("Original", lambda r: r.original, NO_ORIGINAL)
         self.reconstruction = RecordImageView("Reconstruction", lambda r: r.reconstruction, "")
         self.prediction = RecordImageView("Prediction (MS-MCN)", lambda r: r.prediction,
@@ -105,12 +104,15 @@ class MainWindow(QMainWindow):
         self.compare.b_changed.connect(self._on_b_changed)
         self.plots = PlotsView()
         self.plots.frame_clicked.connect(self.set_frame)
-        self.panels = [self.original, self.reconstruction, self.prediction, self.error, self.residual,
-                       self.flows, self.attention, self.bitmap]
+        self.frame_views = [self.original, self.reconstruction, self.prediction]   # under the latent grid
+        self.panels = [*self.frame_views, self.error, self.residual, self.flows, self.attention, self.bitmap]
         self.view_link = ViewLink()
         for view in self.image_views():
             self.view_link.add(view)
             view.activated.connect(self._set_active_view)
+            view.maximise_requested.connect(self.toggle_maximised)
+            view.hovered.connect(self._on_hovered)
+            view.view.sigRangeChanged.connect(lambda *_args, v=view: self._on_range_changed(v))
         self.active_view: ImageView = self.reconstruction
 
         frames = QWidget()
@@ -122,8 +124,8 @@ class MainWindow(QMainWindow):
         self.welcome.open_requested.connect(self._open_dialog)
         self.welcome.path_chosen.connect(self.open_path)
         self.central = QStackedWidget()
-        self.central.addWidget(self.welcome)
-        self.central.addWidget(frames)
+        for page in (self.welcome, frames, self.compare):
+            self.central.addWidget(page)
         self.setCentralWidget(self.central)
 
     def image_views(self) -> list[ImageView]:
@@ -142,23 +144,30 @@ class MainWindow(QMainWindow):
 
     def _build_docks(self) -> None:
         left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
-        self.setCorner(Qt.Corner.BottomLeftCorner, left)           # plots span the views only
+        self.setCorner(Qt.Corner.BottomLeftCorner, left)     # plots under the views and the right docks
+        coding = QWidget()
+        coding_layout = QVBoxLayout(coding)
+        coding_layout.setContentsMargins(4, 4, 4, 4)
+        coding_layout.addWidget(self.controls)
+        coding_layout.addWidget(self.grid_controls)
         docks = self._docks = {
-            "Coding": self._dock("Coding", self.controls, left),
+            "Coding": self._dock("Coding", coding, left),
+            "Pixel": self._dock("Pixel", self.pixel, left),
             "Frames": self._dock("Frames", self.table, left),
+            "Sub-streams": self._dock("Sub-streams", self.streams, left),
             "Flows": self._dock("Flows", self.flows, right),
             "Bit map": self._dock("Bit map", self.bitmap, right),
             "Attention": self._dock("Attention", self.attention, right),
             "Residual": self._dock("Residual", self.residual, right),
             "Plots": self._dock("Plots", self.plots, Qt.DockWidgetArea.BottomDockWidgetArea),
-            "Compare": self._dock("Compare", self.compare, Qt.DockWidgetArea.BottomDockWidgetArea),
         }
-        self.splitDockWidget(docks["Coding"], docks["Frames"], Qt.Orientation.Vertical)
-        self.splitDockWidget(docks["Flows"], docks["Attention"], Qt.Orientation.Vertical)
+        self.splitDockWidget(docks["Coding"], docks["Pixel"], Qt.Orientation.Vertical)
+        self.splitDockWidget(docks["Pixel"], docks["Frames"], Qt.Orientation.Vertical)
+        self.tabifyDockWidget(docks["Frames"], docks["Sub-streams"])
+        docks["Frames"].raise_()
         self.splitDockWidget(docks["Flows"], docks["Bit map"], Qt.Orientation.Horizontal)
-        self.splitDockWidget(docks["Attention"], docks["Residual"], Qt.Orientation.Horizontal)
-        self.compare_dock = docks["Compare"]
-        self.compare_dock.hide()
+        self.splitDockWidget(docks["Flows"], docks["Residual"], Qt.Orientation.Vertical)
+        self.splitDockWidget(docks["Bit map"], docks["Attention"], Qt.Orientation.Vertical)
         timeline = QToolBar("Timeline", self)
         timeline.setObjectName("Timeline")
         timeline.addWidget(self.timeline)
@@ -170,9 +179,10 @@ class MainWindow(QMainWindow):
         width, height = self.width(), self.height()
         docks = self._docks
         self.resizeDocks([docks["Coding"], docks["Flows"], docks["Bit map"]],
-                         [width // 6, width * 3 // 10, width // 7], Qt.Orientation.Horizontal)
-        self.resizeDocks([docks["Plots"], docks["Coding"]], [height // 4, height // 6],
-                         Qt.Orientation.Vertical)
+                         [width * 19 // 100, width * 22 // 100, width * 18 // 100], Qt.Orientation.Horizontal)
+        self.resizeDocks([docks["Plots"], docks["Coding"], docks["Pixel"], docks["Flows"], docks["Bit map"]],
+                         [height * 27 // 100, height * 24 // 100, height * 16 // 100, height * 42 // 100,
+                          height * 36 // 100], Qt.Orientation.Vertical)
 
     def _build_status_bar(self) -> None:
         self.progress = QProgressBar()
@@ -180,6 +190,8 @@ class MainWindow(QMainWindow):
         self.progress_label = QLabel()
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
+        self.zoom_label = QLabel()
+        self.statusBar().addPermanentWidget(self.zoom_label)
         for widget in (self.progress_label, self.progress, self.cancel_button):
             self.statusBar().addPermanentWidget(widget)
             widget.hide()
@@ -188,6 +200,7 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&File")
         self._action(menu, "&Open…", self._open_dialog, QKeySequence.StandardKey.Open)
         self._action(menu, "Open PNG &Folder…", self._open_folder_dialog)
+        self._action(menu, "Open Bitstream with Source &Video…", self._open_with_source_dialog)
         sample = self.settings.sample_clip()
         if sample is not None:
             self._action(menu, "Open &Sample Clip", lambda: self.open_path(sample))
@@ -207,14 +220,17 @@ class MainWindow(QMainWindow):
         for dock in self.findChildren(QDockWidget):
             menu.addAction(dock.toggleViewAction())
         menu.addSeparator()
-        self._action(menu, "&Fit All Views", self.view_link.fit_all)
+        self._action(menu, "&Fit All Views", self.view_link.fit_all, QKeySequence("Ctrl+0"))
+        self._action(menu, "Zoom &1:1", lambda: self.view_link.set_zoom(self.active_view, 1.0),
+                     QKeySequence("Ctrl+1"))
+        self._action(menu, "&Maximise Active View (or double-click a view)",
+                     lambda: self.toggle_maximised(self.active_view), QKeySequence("Ctrl+M"))
         menu = self.menuBar().addMenu("&Coding")
         self._action(menu, "&Code Now", self.code, QKeySequence("Ctrl+R"))
         self._action(menu, "C&ancel", self.cancel, QKeySequence("Esc"))
-        self.compare_action = self.compare_dock.toggleViewAction()
-        self.compare_action.setText("Co&mpare Mode")
+        self.compare_action = menu.addAction("Co&mpare Mode")
+        self.compare_action.setCheckable(True)
         self.compare_action.toggled.connect(self._on_compare_toggled)
-        menu.addAction(self.compare_action)
 
     def _action(self, menu, text: str, slot: Callable, shortcut=None) -> QAction:
         action = menu.addAction(text)
@@ -230,13 +246,16 @@ class MainWindow(QMainWindow):
                           (Qt.Key.Key_Space, self.timeline.play.toggle)):
             QShortcut(QKeySequence(key), self, activated=slot)
 
-    def _connect_coder(self) -> None:
+    def _connect(self) -> None:
         self.coder.model_ready.connect(self._on_model_ready)
         self.coder.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
-        self.coder.frame_coded.connect(self._on_frame_coded)
-        self.coder.finished.connect(self._on_finished)
-        self.coder.failed.connect(self._on_failed)
-        self.coder.cancelled.connect(self._on_cancelled)
+        controller = self.controller
+        controller.changed.connect(self._on_changed)
+        controller.progress.connect(self._on_progress)
+        controller.busy_changed.connect(self._show_progress)
+        controller.idle.connect(self.idle)
+        controller.failed.connect(self._on_failed)
+        controller.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
 
     def _restore_window(self) -> None:
         """The window size and dock layout of the last run, or the defaults."""
@@ -248,27 +267,26 @@ class MainWindow(QMainWindow):
             self.resize(*DEFAULT_SIZE)
         if isinstance(state, QByteArray) and self.restoreState(state):
             self._layout_pending = False
-            self.compare_dock.hide()
 
     # -- opening and coding ------------------------------------------------------------------------
-    def open_path(self, path: Path, size: tuple[int, int] | None = None) -> None:
-        """Open a video or an .nvc bitstream and code (or decode) it. A raw .yuv whose name does not
-        give its size asks for it (interactive mode)."""
+    def open_path(self, path: Path, size: tuple[int, int] | None = None, reference: Path | None = None) -> None:
+        """Open a video or an .nvc bitstream (with `reference`, its source video, for PSNR) and code
+        (or decode) it; the previous clip leaves the screen. A raw .yuv whose name does not give its
+        size asks for it (interactive mode)."""
         path = Path(path)
-        if size is None and path.suffix.lower() == ".yuv" and path.is_file() and self.interactive:
+        size_of = reference if reference is not None else path
+        if size is None and size_of.suffix.lower() == ".yuv" and size_of.is_file() and self.interactive:
             try:
-                open_video(path).close()
+                open_video(size_of).close()
             except VideoError:
-                dialog = SizeDialog(path.name, self)
+                dialog = SizeDialog(size_of.name, self)
                 if not dialog.exec():
                     return
                 size = dialog.frame_size()
-        self._source = (path, size)
-        self.settings.add_recent(str(path))
-        self._fill_recent_menu()
-        self.save_settings()
-        self.setWindowTitle(f"{path.name} — NVC analyzer")
-        self.central.setCurrentIndex(1)
+        self._source = (path, size, reference)
+        self._opening = path
+        self.setWindowTitle(f"{path.name} — {TITLE}")
+        self.central.setCurrentIndex(COMPARE_PAGE if self.comparing() else FRAMES_PAGE)
         self.compare.quality_b.setEnabled(path.suffix != BITSTREAM_SUFFIX)
         self._index, self._follow = 0, True
         self.code()
@@ -278,196 +296,133 @@ class MainWindow(QMainWindow):
         coded in the background (superseding whatever was being coded)."""
         if self._source is None:
             return
-        self._queue.clear()
         request = self._request()
-        self._a = self._obtain(request)
-        self._b = self._obtain_b() if self.comparing() else None
-        self._run_queue()
+        self.controller.show(request, self._b_request(request) if self.comparing() else None)
         self._refresh()
 
     def cancel(self) -> None:
-        """Stop coding (what is coded so far stays on screen)."""
-        self._queue.clear()
-        if self._running is not None:
-            self.coder.cancel()
+        """Stop coding now (the frames coded so far stay on screen and can be exported)."""
+        self.controller.cancel()
 
     def is_busy(self) -> bool:
-        return self._running is not None or bool(self._queue)
+        return self.controller.is_busy()
 
     def _device(self) -> str:
-        return self.settings.device if self.settings.device != "cuda" or torch.cuda.is_available() else "cpu"
+        if self.settings.device != "cuda":
+            return self.settings.device
+        import torch       # only for CUDA: the window must not wait for torch
+        return "cuda" if torch.cuda.is_available() else "cpu"
 
     def _request(self) -> CodingRequest:
-        path, size = self._source
+        path, size, reference = self._source
         controls = self.controls
         return CodingRequest(source=path, quality=controls.quality.value(), gop=controls.gop.value(),
                              frames=controls.frames.value() or None,
                              temporal_prior=controls.temporal_prior.isChecked(),
-                             weights=self.settings.weights, device=self._device(), size=size)
+                             weights=self.settings.weights, device=self._device(), size=size,
+                             reference=reference)
 
-    def _obtain(self, request: CodingRequest) -> Encoding:
-        """The clip for `request`: cached, being coded, or queued now."""
-        cached = self.cache.get(request.cache_key)
-        if cached is not None:
-            return cached
-        if self._running is not None and self._running[1].request.cache_key == request.cache_key:
-            return self._running[1].encoding
-        # a bitstream's rate point and GOP come from its header once it is decoded
-        encoding = Encoding(request, quality=request.quality, gop=request.gop)
-        self._queue.append(_Pending(request, encoding))
-        return encoding
-
-    def _obtain_b(self) -> Encoding:
-        """The compared clip: A itself when only the temporal prior differs."""
-        quality = self.compare.quality_b.value()
-        if quality == self._a.request.quality:
-            return self._a
-        return self._obtain(replace(self._a.request, quality=quality,
-                                    temporal_prior=self.compare.prior_b.isChecked()))
-
-    def _run_queue(self) -> None:
-        """Start the next queued job unless the running one is still wanted."""
-        wanted = {id(self._a), id(self._b)} | {id(p.encoding) for p in self._queue}
-        if self._running is not None:
-            if id(self._running[1].encoding) in wanted:
-                return
-            self.coder.cancel()
-        if not self._queue:
-            if self._running is None:
-                self._show_progress(False)
-                self.idle.emit()
-            return
-        pending = self._queue.pop(0)
-        self._running = (self.coder.submit(pending.request), pending)
-        self._started = time.perf_counter()
-        self.progress.setRange(0, 0)
-        self.progress_label.setText("starting…")
-        self._show_progress(True)
-
-    def _show_progress(self, visible: bool) -> None:
-        for widget in (self.progress_label, self.progress, self.cancel_button):
-            widget.setVisible(visible)
-
-    def _job(self, job: int) -> _Pending | None:
-        """The pending entry of `job` if it is the running job (results of superseded jobs are dropped)."""
-        return self._running[1] if self._running is not None and self._running[0] == job else None
+    def _b_request(self, a: CodingRequest) -> CodingRequest:
+        return replace(a, quality=self.compare.quality_b.value(), temporal_prior=self.compare.prior_b.isChecked())
 
     def _on_model_ready(self, num_rates: int) -> None:
         self._num_rates = num_rates
         self.controls.set_num_rates(num_rates)
 
-    def _on_frame_coded(self, job: int, record, done: int, total: int) -> None:
-        pending = self._job(job)
-        if pending is None:
-            return
-        elapsed = max(time.perf_counter() - self._started, 1e-6)
-        self.progress.setRange(0, total or 0)
+    def _on_progress(self, text: str, done: int, total: int) -> None:
+        self.progress.setRange(0, total)
         self.progress.setValue(done)
-        verb = "decoding" if pending.request.is_bitstream else "coding"
-        self.progress_label.setText(f"{verb} {done}/{total or '?'}  {done / elapsed:.2f} frames/s")
-        encoding = pending.encoding
-        if encoding.complete:        # re-coded only for its bitstream: records already known
-            return
-        encoding.records.append(record)
-        encoding.total_frames = total or None
-        if self._follow and encoding is self._a:
-            self._index = len(encoding.records) - 1
-        if encoding is self._a or encoding is self._b:
-            self._refresh()
+        self.progress_label.setText(text)
 
-    def _on_finished(self, job: int, outcome: CodingOutcome) -> None:
-        pending = self._job(job)
-        if pending is None:
-            return
-        self._running = None
-        encoding = pending.encoding
-        encoding.bitstreams[outcome.temporal_prior] = outcome.bitstream
-        if not encoding.complete:
-            encoding.records = outcome.records
-            encoding.quality, encoding.fps, encoding.gop = outcome.quality, outcome.fps, outcome.gop
-            encoding.motion_costs = outcome.motion_costs
-            encoding.complete = True
-            on_screen = {e.request.cache_key for e in (self._a, self._b) if e is not None}
-            for dropped in self.cache.put(encoding, pinned=on_screen):
-                _remove_bitstreams(dropped)
-        elapsed = time.perf_counter() - self._started
-        self.statusBar().showMessage(f"{len(encoding.records)} frames in {elapsed:.1f} s", 10000)
-        if pending.then is not None:
-            pending.then()
-        self._run_queue()
-        if encoding is self._a or encoding is self._b:
-            self._refresh()
+    def _show_progress(self, visible: bool) -> None:
+        for widget in (self.progress_label, self.progress, self.cancel_button):
+            widget.setVisible(visible)
 
-    def _on_failed(self, job: int, message: str) -> None:
-        if self._job(job) is None:
-            return
-        self._running = None
-        self._queue.clear()
-        self._show_progress(False)
+    def _on_changed(self, encoding: Encoding) -> None:
+        if encoding is self.controller.a:
+            if self._opening is not None and encoding.records:
+                self._remember(self._opening)
+            if self._follow and encoding.status is Status.CODING:
+                self._index = len(encoding.records) - 1
+            self._refresh()
+        elif encoding is self.controller.b:
+            self._show_frame()
+
+    def _remember(self, path: Path) -> None:
+        """A clip that opened: first in Recent files (absolute path)."""
+        self._opening = None
+        self.settings.add_recent(str(path.resolve()))
+        self._fill_recent_menu()
+        self.save_settings()
+
+    def _on_failed(self, message: str, encoding: Encoding) -> None:
+        """A clip that could not be opened leaves nothing behind: no title, no images, no recent file."""
+        if encoding is self.controller.a and not encoding.records:
+            self._source = self._opening = None
+            self.controller.close()
+            self.setWindowTitle(TITLE)
+            self.central.setCurrentIndex(WELCOME_PAGE)
+            self._refresh()
         self.report_error(message)
-        self.idle.emit()
-
-    def _on_cancelled(self, job: int) -> None:
-        if self._job(job) is None:
-            return
-        self._running = None
-        self.statusBar().showMessage("coding cancelled", 5000)
-        self._run_queue()
 
     def report_error(self, message: str) -> None:
         """Show a one-line error: status bar, `error_reported`, and a message box when interactive."""
         self.statusBar().showMessage(message)
         self.error_reported.emit(message)
         if self.interactive:
-            QMessageBox.critical(self, "NVC analyzer", message)
+            QMessageBox.critical(self, TITLE, message)
 
     # -- frames ------------------------------------------------------------------------------------
     def frame_count(self) -> int:
-        return len(self._a.records) if self._a is not None else 0
+        a = self.controller.a
+        return len(a.records) if a is not None else 0
 
     def current_context(self) -> FrameContext | None:
         """The frame on screen, or None before the first frame is coded."""
         if not self.frame_count():
             return None
-        return FrameContext(self._a, self._index, self.controls.temporal_prior.isChecked())
+        return FrameContext(self.controller.a, self._index, self.controls.temporal_prior.isChecked())
 
     def set_frame(self, index: int) -> None:
         """Show frame `index` (clamped to the coded frames)."""
         if not self.frame_count():
             return
         self._index = max(0, min(index, self.frame_count() - 1))
-        self._follow = self._index == self.frame_count() - 1 and not (self._a and self._a.complete)
+        self._follow = self._index == self.frame_count() - 1 and self.controller.a.status is Status.CODING
         self._show_frame()
 
     def step(self, delta: int) -> None:
         self.set_frame(self._index + delta)
 
-    def _on_play_toggled(self, playing: bool) -> None:
-        if playing and self._a is not None:
-            self._player.start(max(1, round(1000 / float(self._a.fps))))
-        else:
-            self._player.stop()
-
     def _play_step(self) -> None:
-        if self._index >= self.frame_count() - 1:
-            self.timeline.play.setChecked(False)
-        else:
+        if self._index < self.frame_count() - 1:
             self.step(1)
+        elif self.timeline.loop.isChecked():
+            self.set_frame(0)
+        else:
+            self.timeline.play.setChecked(False)
 
     def _on_prior_toggled(self, _enabled: bool) -> None:
-        """Live temporal-prior toggle: bits and maps switch to the re-costed motion bits."""
+        """The temporal prior of new codings and of the motion bit map shown (estimates both ways)."""
         self.settings.temporal_prior = self.controls.temporal_prior.isChecked()
-        self._refresh()
+        self._show_frame()
 
     def _refresh(self) -> None:
-        """Redraw the per-clip widgets (frame list, plots) and the current frame."""
-        encoding, prior = self._a, self.controls.temporal_prior.isChecked()
-        if encoding is None:
+        """Redraw the per-clip widgets (frame list, plots) and the current frame; with no coded frame
+        (a clip just opened) every view is empty."""
+        encoding = self.controller.a
+        self.table.show_encoding(encoding)
+        self.plots.show_encoding(encoding)
+        if encoding is None or not encoding.records:
+            for panel in self.panels + [self.compare, self.pixel]:
+                panel.clear()
+            self.streams.clear_rows()
+            self.timeline.set_frames(0, 25.0)
+            name = "" if self._source is None else self._source[0].name
+            self.timeline.set_current(0, f"{encoding.status.value} {name}…" if encoding else "no video")
             return
-        self._index = min(self._index, max(len(encoding.records) - 1, 0))
-        self.table.show_encoding(encoding, prior)
-        self.plots.show_encoding(encoding, prior)
-        self.timeline.set_frames(len(encoding.records))
+        self._index = min(self._index, len(encoding.records) - 1)
+        self.timeline.set_frames(len(encoding.records), float(encoding.fps))
         self._show_frame()
 
     def _show_frame(self) -> None:
@@ -476,40 +431,89 @@ class MainWindow(QMainWindow):
             return
         for panel in self.panels:
             panel.show_frame(context)
-        if self.comparing():
-            b = (FrameContext(self._b, self._index, self.compare.prior_b.isChecked())
-                 if self._b is not None and self._index < len(self._b.records) else None)
-            self.compare.show_pair(context, b)
-        record = context.record
+        self.grid_controls.apply(context, self.frame_views)
+        self.streams.show_frame(context)
+        b = self.controller.b
+        if self.comparing() and b is not None:
+            self.compare.show_pair(context, FrameContext(b, self._index, self.compare.prior_b.isChecked()))
+        if self._cursor is not None:
+            self.pixel.show_pixel(context, *self._cursor)
         self.table.set_current(self._index)
         self.plots.set_current(self._index)
-        total = self._a.total_frames or self.frame_count()
-        psnr = f"  PSNR {record.psnr_rgb:.2f} dB" if record.psnr_rgb is not None else ""
-        self.timeline.set_current(self._index, f"frame {self._index}/{total - 1} {record.frame_type}  "
-                                  f"{self._a.frame_bits(self._index, context.temporal_prior):.0f} bits{psnr}")
+        self.timeline.set_current(self._index, self._describe(context))
+
+    def _describe(self, context: FrameContext) -> str:
+        """The timeline's line: position, coding state, bits, PSNR, motion estimates."""
+        encoding, record, index = context.encoding, context.record, context.index
+        coded = len(encoding.records)
+        total = encoding.total_frames or coded
+        state = {Status.COMPLETE: f"frame {index}/{coded - 1}",
+                 Status.CODING: f"frame {index}  ({coded}/{total} coded)",
+                 Status.CANCELLED: f"frame {index}  (CANCELLED: {coded} of {total} frames coded)",
+                 Status.FAILED: f"frame {index}  (FAILED after {coded} of {total} frames)"}[encoding.status]
+        text = f"{state}  {record.frame_type}  {encoding.frame_bits(index)} bits"
+        if record.psnr_rgb is not None:
+            text += f"  PSNR {record.psnr_rgb:.2f} dB"
+        on, off = encoding.motion_estimate(index, True), encoding.motion_estimate(index, False)
+        if on is not None and off is not None:
+            text += f"  motion ŷ estimate: {on:.3g} bits with temporal prior, {off:.3g} without"
+        return text
+
+    def _on_hovered(self, x: float, y: float) -> None:
+        self._cursor = (x, y)
+        self.pixel.show_pixel(self.current_context(), x, y)
+
+    def _on_range_changed(self, view: ImageView) -> None:
+        if view is self.active_view:
+            self.zoom_label.setText(f"zoom {100 * self.view_link.zoom(view):.0f} %")
+
+    # -- view layout -------------------------------------------------------------------------------
+    def toggle_maximised(self, view: ImageView) -> None:
+        """Give `view` the whole window (all other views and docks hidden), or restore the layout."""
+        if self._maximised is not None:
+            self.central.show()
+            for other in self.image_views():
+                other.show()
+            self.restoreState(self._maximised)
+            self._maximised = None
+            return
+        self._maximised = self.saveState()
+        self.active_view = view
+        dock = next((d for d in self._docks.values() if d.isAncestorOf(view)), None)
+        for other_dock in self._docks.values():
+            if other_dock is not dock:
+                other_dock.hide()
+        if dock is not None:
+            self.central.hide()
+        for other in self.image_views():
+            if other is not view and not other.isAncestorOf(view):
+                other.hide()
+
+    def is_maximised(self) -> bool:
+        return self._maximised is not None
 
     # -- compare mode ------------------------------------------------------------------------------
     def comparing(self) -> bool:
         return self.compare_action.isChecked()
 
     def _on_compare_toggled(self, on: bool) -> None:
-        """Entering compare mode compares with the temporal prior switched (no re-coding needed);
-        leaving it stops coding B."""
-        if self._a is None:
+        """Compare mode takes the centre of the window; it starts with the temporal prior switched
+        (no re-coding needed). Leaving it stops coding B."""
+        if self._source is not None:
+            self.central.setCurrentIndex(COMPARE_PAGE if on else FRAMES_PAGE)
+        if self.controller.a is None:
             return
         if on:
-            self.compare.set_b(self._a.request.quality, not self.controls.temporal_prior.isChecked(),
+            self.compare.set_b(self.controller.a.request.quality, not self.controls.temporal_prior.isChecked(),
                                self._num_rates)
             self._on_b_changed()
         else:
-            self._b = None
-            self._run_queue()
+            self.controller.set_b(None)
 
     def _on_b_changed(self) -> None:
-        if self._a is None:
+        if self.controller.a is None:
             return
-        self._b = self._obtain_b()
-        self._run_queue()
+        self.controller.set_b(self._b_request(self.controller.a.request))
         self._show_frame()
 
     # -- exports -----------------------------------------------------------------------------------
@@ -518,30 +522,39 @@ class MainWindow(QMainWindow):
         return Path(path) if path else None
 
     def _stem(self) -> str:
-        return f"{self._a.request.source.stem}_q{self._a.quality}_gop{self._a.gop}"
+        a = self.controller.a
+        return f"{a.request.source.stem}_q{a.quality}_gop{a.gop}"
 
-    def _complete_clip(self) -> Encoding | None:
-        """The clip on screen if it is completely coded (else says why not)."""
-        if self._a is None or not self._a.complete:
-            self.report_error("nothing to export yet: wait until the clip is coded")
-            return None
-        return self._a
+    def _exportable(self, need_bitstream: bool = False) -> Encoding | None:
+        """The clip on screen if it can be exported (else says why not): a complete clip, or the
+        frames of a cancelled one (not its bitstream, which was never written)."""
+        a = self.controller.a
+        if a is None or not a.records:
+            why = "nothing to export: open a clip first"
+        elif a.status is Status.CODING:
+            why = "the clip is still being coded: wait, or press Esc to cancel and export the frames coded so far"
+        elif a.status is Status.CANCELLED and need_bitstream:
+            why = (f"coding was cancelled after {len(a.records)} frames, so no bitstream was written: "
+                   "code the clip again (Ctrl+R) to export it")
+        elif a.status is Status.FAILED:
+            why = "the clip failed to code: nothing to export"
+        else:
+            return a
+        self.report_error(why)
+        return None
 
     def export_bitstream(self, destination: Path) -> None:
         """Copy the .nvc that nvc_core wrote for the clip under the current temporal-prior setting;
         if the clip was coded with the other setting, code that bitstream first (in the background)."""
-        encoding = self._complete_clip()
+        encoding = self._exportable(need_bitstream=True)
         if encoding is None:
             return
         prior = self.controls.temporal_prior.isChecked()
         source = encoding.bitstream_for(prior)
         if source is None:
-            request = replace(encoding.request, temporal_prior=prior)
-            self._queue.insert(0, _Pending(request, encoding, lambda: self.export_bitstream(destination)))
-            self._run_queue()
+            self.controller.code_bitstream(encoding, prior, lambda: self.export_bitstream(destination))
             return
-        self._guarded(lambda: export.copy_bitstream(source, destination),
-                      f"bitstream written to {destination}")
+        self._guarded(lambda: export.copy_bitstream(source, destination), f"bitstream written to {destination}")
 
     def _guarded(self, write: Callable[[], None], done: str) -> bool:
         """Run an export, reporting a failure as an error message."""
@@ -554,39 +567,41 @@ class MainWindow(QMainWindow):
         return True
 
     def _export_bitstream(self) -> None:
-        if self._complete_clip() is None:
-            return
-        path = self._save_path("Export bitstream", f"{self._stem()}{BITSTREAM_SUFFIX}",
-                               "NVC bitstream (*.nvc)")
-        if path:
-            self.export_bitstream(path)
+        if self._exportable(need_bitstream=True) is not None:
+            path = self._save_path("Export bitstream", f"{self._stem()}{BITSTREAM_SUFFIX}", "NVC bitstream (*.nvc)")
+            if path:
+                self.export_bitstream(path)
+
+    def _note(self, encoding: Encoding) -> str:
+        return " (coding was cancelled: the frames coded)" if encoding.status is Status.CANCELLED else ""
 
     def export_statistics(self, destination: Path) -> bool:
         """Write the per-frame statistics as CSV, or JSON for a .json destination."""
-        encoding = self._complete_clip()
+        encoding = self._exportable()
         if encoding is None:
             return False
-        rows = export.frame_statistics(encoding, self.controls.temporal_prior.isChecked())
+        rows = export.frame_statistics(encoding)
         if destination.suffix.lower() == ".json":
             write = lambda: export.write_json(encoding, rows, destination)
         else:
             write = lambda: export.write_csv(rows, destination)
-        return self._guarded(write, f"statistics written to {destination}")
+        return self._guarded(write, f"statistics of {len(rows)} frames written to {destination}{self._note(encoding)}")
 
     def _export_statistics(self, kind: str) -> None:
-        if self._complete_clip() is not None:
+        if self._exportable() is not None:
             path = self._save_path("Export statistics", f"{self._stem()}.{kind}", f"*.{kind}")
             if path:
                 self.export_statistics(path)
 
     def export_video(self, destination: Path) -> bool:
         """Write the reconstructions as .y4m."""
-        encoding = self._complete_clip()
-        return encoding is not None and self._guarded(lambda: export.write_video(encoding, destination),
-                                                      f"decoded video written to {destination}")
+        encoding = self._exportable()
+        return encoding is not None and self._guarded(
+            lambda: export.write_video(encoding, destination),
+            f"{len(encoding.records)} decoded frames written to {destination}{self._note(encoding)}")
 
     def _export_video(self) -> None:
-        if self._complete_clip() is not None:
+        if self._exportable() is not None:
             path = self._save_path("Export decoded video", f"{self._stem()}.y4m", "Y4M video (*.y4m)")
             if path:
                 self.export_video(path)
@@ -607,8 +622,7 @@ class MainWindow(QMainWindow):
 
     def save_window(self, destination: Path) -> bool:
         """Save the whole window as PNG."""
-        return self._guarded(lambda: export.save_widget_png(self, destination),
-                             f"window saved to {destination}")
+        return self._guarded(lambda: export.save_widget_png(self, destination), f"window saved to {destination}")
 
     def _save_window(self) -> None:
         path = self._save_path("Save window", f"nvc_analyzer_{self._index}.png", "PNG image (*.png)")
@@ -617,6 +631,7 @@ class MainWindow(QMainWindow):
 
     def _set_active_view(self, view: ImageView) -> None:
         self.active_view = view
+        self._on_range_changed(view)
         self.statusBar().showMessage(f"active view: {view.title}", 3000)
 
     # -- files, settings, drag and drop ------------------------------------------------------------
@@ -629,6 +644,14 @@ class MainWindow(QMainWindow):
         path = QFileDialog.getExistingDirectory(self, "Open a folder of PNG frames")
         if path:
             self.open_path(Path(path))
+
+    def _open_with_source_dialog(self) -> None:
+        bitstream, _ = QFileDialog.getOpenFileName(self, "Open bitstream", "", "NVC bitstreams (*.nvc)")
+        if not bitstream:
+            return
+        source, _ = QFileDialog.getOpenFileName(self, "Its source video (for PSNR)", "", SOURCE_FILTER)
+        if source:
+            self.open_path(Path(bitstream), reference=Path(source))
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -652,7 +675,7 @@ class MainWindow(QMainWindow):
         self.controls.store(self.settings)
         self.settings.save(self._store)
         self._store.setValue("window/geometry", self.saveGeometry())
-        self._store.setValue("window/state", self.saveState())
+        self._store.setValue("window/state", self._maximised or self.saveState())
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
@@ -671,15 +694,10 @@ class MainWindow(QMainWindow):
             self._apply_default_layout()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        """Quit at once: the worker is cancelled, not waited for beyond a moment."""
         self.save_settings()
         self._source = None            # a pending re-code (settling controls) finds nothing to code
-        self._player.stop()
+        self.timeline.play.setChecked(False)
+        self.controller.close()
         self.coder.shutdown()
         super().closeEvent(event)
-
-
-def _remove_bitstreams(encoding: Encoding) -> None:
-    """Delete the temporary bitstreams of a clip dropped from the cache (never an opened .nvc)."""
-    for path in encoding.bitstreams.values():
-        if path != encoding.request.source:
-            path.unlink(missing_ok=True)

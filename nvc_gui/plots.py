@@ -1,5 +1,7 @@
-"""Per-frame plots: bits stacked by sub-stream, PSNR, MS-SSIM, and motion bits with the temporal
-prior on and off. The current frame is marked; clicking a plot selects a frame.
+"""Per-frame plots: bits stacked by sub-stream, PSNR, MS-SSIM, the estimated motion bits with the
+temporal prior on and off, and the PSNR of the three predictions of each P-frame (MS-MCN, warping
+with f^0, zero motion; `nvc_core.mc_gain`). The current frame is marked; clicking a plot selects a
+frame. Bits are plain bits (no SI prefixes).
 
 The plot items are made once and only get new data (cheap enough to redraw after every coded frame)."""
 
@@ -11,15 +13,17 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from nvc_gui.encoding import STREAM_GROUPS, Encoding
 
 GROUP_COLOURS = {"intra": "#1f77b4", "motion": "#ff7f0e", "residual": "#2ca02c", "hyper": "#9467bd",
-                 "framing": "#7f7f7f"}
+                 "other": "#7f7f7f"}
 PRIOR_COLOURS = {"temporal prior on": "#ff7f0e", "off": "#1f77b4"}
+MC_COLOURS = {"MS-MCN": "#d62728", "warp f^0": "#ff7f0e", "zero motion": "#7f7f7f"}
+MC_FIELDS = {"MS-MCN": "psnr_prediction", "warp f^0": "psnr_warp", "zero motion": "psnr_zero"}
 PSNR_COLOURS = {"RGB": "#d62728", "Y": "#17becf"}
 SSIM_COLOUR = "#2ca02c"
 BAR_WIDTH = 0.8
 
 
 class PlotsView(QWidget):
-    """Four x-linked plots over the frames of one coded clip, in a 2x2 grid."""
+    """Five x-linked plots over the frames of one coded clip."""
 
     frame_clicked = Signal(int)
 
@@ -29,11 +33,13 @@ class PlotsView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._graphics)
-        self.bits = self._add_plot(0, 0, "Bits per frame", "bits", GROUP_COLOURS)
-        self.prior = self._add_plot(0, 1, "Motion bits (recost_motion)", "bits", PRIOR_COLOURS)
+        self.bits = self._add_plot(0, 0, "Bits per frame (estimates; other = file − estimates)", "bits",
+                                   GROUP_COLOURS)
+        self.prior = self._add_plot(0, 1, "Motion ŷ bits, estimates", "bits", PRIOR_COLOURS)
         self.psnr = self._add_plot(1, 0, "PSNR", "dB", PSNR_COLOURS)
         self.ssim = self._add_plot(1, 1, "MS-SSIM", "", {"MS-SSIM": SSIM_COLOUR})
-        self._plots = (self.bits, self.prior, self.psnr, self.ssim)
+        self.mc = self._add_plot(0, 2, "Prediction PSNR", "dB", MC_COLOURS, rowspan=2)
+        self._plots = (self.bits, self.prior, self.psnr, self.ssim, self.mc)
         self._markers = []
         for plot in self._plots:
             marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("r", width=1))
@@ -53,14 +59,18 @@ class PlotsView(QWidget):
             True: self._curve(self.prior, PRIOR_COLOURS["temporal prior on"]),
             False: self._curve(self.prior, PRIOR_COLOURS["off"]),
         }
+        self._curves.update({name: self._curve(self.mc, colour) for name, colour in MC_COLOURS.items()})
         self._frames = 0
         self._graphics.scene().sigMouseClicked.connect(self._on_click)
 
-    def _add_plot(self, row: int, col: int, title: str, unit: str, legend: dict[str, str]) -> pg.PlotItem:
+    def _add_plot(self, row: int, col: int, title: str, unit: str, legend: dict[str, str],
+                  rowspan: int = 1) -> pg.PlotItem:
         """A plot whose title is its legend (coloured names: nothing is drawn over the data)."""
         keys = " ".join(f"<span style='color:{colour}'>■ {name}</span>" for name, colour in legend.items())
-        plot = self._graphics.addPlot(row=row, col=col, title=f"{title} &nbsp; {keys}")
-        plot.setLabel("left", units=unit)
+        plot = self._graphics.addPlot(row=row, col=col, rowspan=rowspan, title=f"{title}<br>{keys}")
+        plot.titleLabel.setAttr("size", "9pt")
+        plot.setLabel("left", unit)
+        plot.getAxis("left").enableAutoSIPrefix(False)     # plain bits: never "mbits" or "x0.001"
         plot.setMenuEnabled(False)
         plot.showGrid(x=True, y=True, alpha=0.2)
         return plot
@@ -70,12 +80,12 @@ class PlotsView(QWidget):
         return plot.plot([], [], pen=pg.mkPen(colour, width=1.5), symbol="o", symbolSize=5,
                          symbolBrush=colour, symbolPen=None)
 
-    def show_encoding(self, encoding: Encoding, temporal_prior: bool) -> None:
-        """Show the records of `encoding` (bits under `temporal_prior`)."""
-        records = encoding.records
+    def show_encoding(self, encoding: Encoding | None) -> None:
+        """Show the records of `encoding` (None: nothing)."""
+        records = [] if encoding is None else encoding.records
         self._frames = len(records)
         frames = np.arange(len(records))
-        per_group = [encoding.stream_bits(i, temporal_prior) for i in range(len(records))]
+        per_group = [encoding.stream_bits(i) for i in range(len(records))]
         bottom = np.zeros(len(records))
         for group, bars in self._bars.items():
             heights = np.array([bits[group] for bits in per_group], dtype=float)
@@ -84,8 +94,11 @@ class PlotsView(QWidget):
         for field in ("psnr_rgb", "psnr_y", "ms_ssim"):
             _set_known(self._curves[field], frames, [getattr(r, field) for r in records])
         for prior in (True, False):
-            costs = [encoding.recosted(i, prior) for i in range(len(records))]
-            _set_known(self._curves[prior], frames, [c.bits_y if c is not None else None for c in costs])
+            _set_known(self._curves[prior], frames, [encoding.motion_estimate(i, prior) for i in frames])
+        gains = [] if encoding is None else encoding.gains[:len(records)]
+        for name, field in MC_FIELDS.items():
+            _set_known(self._curves[name], frames[:len(gains)],
+                       [None if g is None else getattr(g, field) for g in gains])
         self.bits.setXRange(-0.5, max(len(records), 1) - 0.5, padding=0.02)
         for plot in self._plots:
             plot.enableAutoRange(axis="y")
@@ -104,6 +117,7 @@ class PlotsView(QWidget):
 
 
 def _set_known(curve: pg.PlotDataItem, frames: np.ndarray, values: list) -> None:
-    """Plot the known values only (None: unknown, e.g. I-frames, or no original to compare with)."""
-    known = [i for i, v in enumerate(values) if v is not None]
+    """Plot the known, finite values only (None: unknown, e.g. I-frames, or no original to compare
+    with; a lossless prediction's PSNR is infinite)."""
+    known = [i for i, v in enumerate(values) if v is not None and np.isfinite(v)]
     curve.setData(frames[known], np.array([values[i] for i in known], dtype=float))

@@ -1,24 +1,24 @@
 """The background coder: nvc_core runs on one worker thread, never on the GUI thread.
 
 Each `submit` starts a job and supersedes the running one (its `should_stop` turns true, nvc_core
-raises `Cancelled` between two frames). Results reach the GUI thread through queued Qt signals."""
+raises `Cancelled` between two frames, and after the last one). Results reach the GUI thread through
+queued Qt signals. torch and the codec are imported on the worker thread, on first use, so that the
+window appears before them; the thread is a daemon, so that quitting never waits for a frame."""
 
 import os
+import queue
 import sys
 import tempfile
 import threading
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
-import torch
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 
-from nvc_core.codec import decode_video, encode_video, recost_motion
-from nvc_core.errors import Cancelled, NVCError
-from nvc_core.weights import load_model
+from nvc_core.errors import Cancelled, NVCError, VideoError
 from nvc_gui.encoding import BITSTREAM_SUFFIX, CodingRequest
 
 
@@ -33,17 +33,7 @@ class CodingOutcome:
     temporal_prior: bool                  # the setting the bitstream's P-frames were coded with
     motion_costs: dict[bool, list]        # temporal_prior -> recost_motion(...) of the records
     records: list
-
-
-class _Job(QRunnable):
-    """Runs one callable on the pool's thread."""
-
-    def __init__(self, body: Callable[[], None]):
-        super().__init__()
-        self._body = body
-
-    def run(self) -> None:
-        self._body()
+    gains: list = field(default_factory=list)   # nvc_core.mc_gain.frame_gain per record
 
 
 LOAD_JOB = 0           # job id of model loads (never superseded, never a running coding job)
@@ -59,27 +49,37 @@ def _yield_cpu_to_gui() -> None:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
 
 
-ModelLoader = Callable[..., torch.nn.Module]   # load_model(weights, device=..., warn=...)
+def load_model(weights: str | None, device: str, warn: Callable[[str], None]):
+    """nvc_core.weights.load_model, imported (with torch) on first use."""
+    from nvc_core.weights import load_model as load
+    return load(weights, device=device, warn=warn)
+
+
+ModelLoader = Callable[..., object]   # load_model(weights, device=..., warn=...) -> NVC
 
 
 class Coder(QObject):
     """Owns the models and the worker thread; emits every job's frames, result or error."""
 
-    model_ready = Signal(int)                      # model.num_rates
-    notice = Signal(str)                           # a warning from load_model (e.g. random weights)
-    frame_coded = Signal(int, object, int, int)    # job id, FrameAnalysis, done, total (0: unknown)
-    finished = Signal(int, object)                 # job id, CodingOutcome
-    failed = Signal(int, str)                      # job id, one-line message
-    cancelled = Signal(int)                        # job id
+    model_ready = Signal(int)                             # model.num_rates
+    notice = Signal(str)                                  # a warning from load_model (e.g. random weights)
+    frame_coded = Signal(int, object, object, int, int)   # job id, FrameAnalysis, gain, done, total (0: unknown)
+    finished = Signal(int, object)                        # job id, CodingOutcome
+    failed = Signal(int, str)                             # job id, one-line message
+    cancelled = Signal(int)                               # job id
 
     def __init__(self, parent: QObject | None = None, model_loader: ModelLoader = load_model):
         super().__init__(parent)
         self._load_model = model_loader
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._models: dict[tuple[str, str], torch.nn.Module] = {}   # used on the worker thread only
+        self._models: dict[tuple[str, str], object] = {}   # used on the worker thread only
         self._current = 0
-        self._tempdir = tempfile.TemporaryDirectory(prefix="nvc-gui-")
+        self._tasks: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._pending = 0
+        self._idle = threading.Condition()
+        self._tempdir = tempfile.TemporaryDirectory(prefix="nvc-gui-", ignore_cleanup_errors=True)
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, name="nvc-coder", daemon=True)
+        self._thread.start()
 
     def is_current(self, job: int) -> bool:
         return job == self._current
@@ -87,55 +87,80 @@ class Coder(QObject):
     def load(self, weights: str, device: str) -> None:
         """Load the model in the background, after any running job (emits `model_ready`). A failure
         is reported when a clip is coded with these weights."""
-        self._pool.start(_Job(lambda: self._guarded(LOAD_JOB, lambda: self._model(weights, device))))
+        self._put(lambda: self._guarded(LOAD_JOB, lambda: self._model(weights, device)))
 
     def submit(self, request: CodingRequest) -> int:
         """Code `request` in the background, superseding the running job; returns the job id."""
         self._current += 1
         job = self._current
-        run = lambda: self.finished.emit(job, self._code(job, request))
-        self._pool.start(_Job(lambda: self._guarded(job, run)))
+        run = lambda: self._emit(self.finished, job, self._code(job, request))
+        self._put(lambda: self._guarded(job, run))
         return job
 
     def cancel(self) -> None:
         """Stop the running job at the next frame boundary."""
         self._current += 1
 
-    def wait(self, msecs: int = -1) -> bool:
-        """Block until the worker is idle (used at exit and by tests)."""
-        return self._pool.waitForDone(msecs)
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the worker is idle or `timeout` seconds passed; True if idle."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
-    def shutdown(self) -> None:
-        """Cancel, wait for the worker, remove the temporary bitstreams."""
+    def shutdown(self, timeout: float = 0.5) -> None:
+        """Cancel and stop the worker, waiting at most `timeout` seconds for a frame in progress (the
+        daemon thread does not keep the process alive); remove the temporary bitstreams."""
         self.cancel()
-        self.wait()
+        self._closed = True
+        self._tasks.put(None)
+        self.wait(timeout)
         self._tempdir.cleanup()
 
+    def _put(self, task: Callable[[], None]) -> None:
+        with self._idle:
+            self._pending += 1
+        self._tasks.put(task)
+
+    def _serve(self) -> None:
+        while (task := self._tasks.get()) is not None:
+            try:
+                task()
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+
     def _guarded(self, job: int, body: Callable[[], None]) -> None:
-        """Run `body` on the worker thread, turning every exception into a signal."""
-        _yield_cpu_to_gui()
+        """Run `body` on the worker thread, turning every exception into a signal. The model loads at
+        the process's priority (the window is idle then); coding runs below the GUI thread."""
+        if job != LOAD_JOB:
+            _yield_cpu_to_gui()
         try:
             body()
         except Cancelled:
-            self.cancelled.emit(job)
+            self._emit(self.cancelled, job)
         except NVCError as error:
-            self.failed.emit(job, str(error))
+            self._emit(self.failed, job, str(error))
         except Exception as error:   # a bug or an unexpected failure: show it, keep the GUI alive
             traceback.print_exc()
-            self.failed.emit(job, f"{type(error).__name__}: {error}")
+            self._emit(self.failed, job, f"{type(error).__name__}: {error}")
 
-    def _model(self, weights: str, device: str) -> torch.nn.Module:
+    def _emit(self, signal, *args) -> None:
+        """Emit from the worker thread, unless the window (and with it this object) is gone."""
+        if not self._closed:
+            signal.emit(*args)
+
+    def _model(self, weights: str, device: str):
         key = (weights, device)
         if key not in self._models:
             self._models[key] = self._load_model(weights or None, device=device, warn=self.notice.emit)
-            self.model_ready.emit(self._models[key].num_rates)
+            self._emit(self.model_ready, self._models[key].num_rates)
         return self._models[key]
 
     def _code(self, job: int, request: CodingRequest) -> CodingOutcome:
-        """Encode or decode `request`, streaming each record, then re-cost the motion latents with
-        and without the temporal prior (what the live toggle shows)."""
-        def on_frame(record, done: int, total: int | None) -> None:
-            self.frame_coded.emit(job, record, done, total or 0)
+        """Encode or decode `request`, streaming each record with its motion-compensation gain, then
+        re-cost the motion latents with and without the temporal prior (what the toggle shows)."""
+        from nvc_core.codec import decode_video, encode_video, recost_motion
+        from nvc_core.mc_gain import frame_gain
 
         def should_stop() -> bool:
             return not self.is_current(job)
@@ -143,9 +168,24 @@ class Coder(QObject):
         if should_stop():         # superseded while waiting for the worker
             raise Cancelled()
         model = self._model(request.weights, request.device)
+        gains: list = []
+        previous = None
+        attach_source = _SourceFrames(request) if request.reference is not None else None
+
+        def on_frame(record, done: int, total: int | None) -> None:
+            nonlocal previous
+            if attach_source is not None:
+                attach_source(record)
+            gains.append(None if previous is None else frame_gain(previous, record))
+            previous = record
+            self._emit(self.frame_coded, job, record, gains[-1], done, total or 0)
 
         if request.is_bitstream:
-            result = decode_video(request.source, model, on_frame=on_frame, should_stop=should_stop)
+            try:
+                result = decode_video(request.source, model, on_frame=on_frame, should_stop=should_stop)
+            finally:
+                if attach_source is not None:
+                    attach_source.close()
             bitstream = request.source
         else:
             bitstream = Path(self._tempdir.name) / f"job{job}{BITSTREAM_SUFFIX}"
@@ -153,10 +193,42 @@ class Coder(QObject):
                                   gop=request.gop, frames=request.frames,
                                   temporal_prior=request.temporal_prior, size=request.size,
                                   on_frame=on_frame, should_stop=should_stop)
+        costs = {}
+        for prior in (True, False):
+            if should_stop():     # cancelled during the last frame or the re-costing
+                raise Cancelled()
+            costs[prior] = recost_motion(model, result.records, result.header.quality, prior)
         header = result.header
-        costs = {tp: recost_motion(model, result.records, header.quality, tp) for tp in (True, False)}
         coded_prior = next((r.temporal_prior for r in result.records if r.frame_type == "P"),
                            request.temporal_prior)
         return CodingOutcome(quality=header.quality, gop=header.gop,
                              fps=Fraction(header.fps_num, header.fps_den), bitstream=bitstream,
-                             temporal_prior=coded_prior, motion_costs=costs, records=result.records)
+                             temporal_prior=coded_prior, motion_costs=costs, records=result.records,
+                             gains=gains)
+
+
+class _SourceFrames:
+    """Gives each decoded record its source frame and nvc_core's metrics against it (a bitstream
+    opened together with the video it was coded from)."""
+
+    def __init__(self, request: CodingRequest):
+        from nvc_core.video_io import open_video
+        self._reader = open_video(request.reference, size=request.size)
+        self._frames = iter(self._reader)
+        self._name = request.reference.name
+
+    def __call__(self, record) -> None:
+        from nvc_core.metrics import ms_ssim, psnr, psnr_y
+        original = next(self._frames, None)
+        if original is None:
+            raise VideoError(f"{self._name} has fewer frames than the bitstream")
+        if original.shape != record.reconstruction.shape:
+            raise VideoError(f"{self._name} is {original.shape[1]}x{original.shape[0]}, the bitstream "
+                             f"{record.width}x{record.height}")
+        record.original = original
+        record.psnr_rgb = psnr(original, record.reconstruction)
+        record.psnr_y = psnr_y(original, record.reconstruction)
+        record.ms_ssim = ms_ssim(original, record.reconstruction)
+
+    def close(self) -> None:
+        self._reader.close()

@@ -1,15 +1,28 @@
-"""The `nvc` command line: encode/decode/info, stats JSON, and one-line errors with exit code 2."""
+"""The `nvc` command line: encode/decode/info, stats JSON, progress, start-up without torch, and bad
+input: one line `nvc: error: ...` on stderr, exit code 2, nothing changed on disk."""
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import signal
+import stat
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
+from conftest import moving_frames, write_clip
 
+from nvc_core.analysis import Analysis
 from nvc_core.cli import main
+from nvc_core.codec import encode_video
+from nvc_core.errors import Cancelled
 from nvc_core.weights import save_weights
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +47,15 @@ def test_encode_decode_info_and_stats(weights, small_clip, tmp_path, capsys):
     s = stats["summary"]
     assert (s["width"], s["height"], s["frames"], s["file_bytes"]) == (100, 75, 3, out.stat().st_size)
     assert s["bpp"] == pytest.approx(8 * out.stat().st_size / (100 * 75 * 3))
+    # one PSNR convention: the mean of the per-frame values
+    assert s["psnr_rgb"] == pytest.approx(sum(f["psnr_rgb"] for f in stats["frames"]) / 3)
     decoded = json.loads((tmp_path / "d.json").read_text())
     assert [f["bits"] for f in decoded["frames"]] == [f["bits"] for f in stats["frames"]]
-    capsys.readouterr()
+    assert [f["bits_by_stream"] for f in decoded["frames"]] == [f["bits_by_stream"] for f in stats["frames"]]
+    err = capsys.readouterr().err.splitlines()
+    decode_lines = [line for line in err if line.startswith("decode frame")]
+    assert len(decode_lines) == 3 and all("elapsed" in line for line in decode_lines)
+    assert "left" in decode_lines[0]
     assert main(["info", str(out)]) == 0
     table = capsys.readouterr().out.splitlines()
     assert "100x75, 3 frames" in table[0] and len(table) == 2 + 3
@@ -51,40 +70,188 @@ def test_no_temporal_prior_flag_is_recorded(weights, small_clip, tmp_path, capsy
     assert [r.split()[2] for r in rows] == ["--", "--", "--", "--"]
 
 
-def _fails(argv, capsys, pattern):
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) >= 1 and err[-1].startswith("nvc: error:") and pattern in err[-1], err
+# -- bad input: one line, exit 2, nothing changed -----------------------------------------------------------
+def _y4m(path: Path, width: int, height: int, frames: int = 1, rate: str = "25:1") -> Path:
+    frame = b"FRAME\n" + bytes(width * height + 2 * ((width + 1) // 2) * ((height + 1) // 2))
+    path.write_bytes(f"YUV4MPEG2 W{width} H{height} F{rate} C420jpeg\n".encode() + frame * frames)
+    return path
 
 
-def test_bad_input_gives_one_line_and_exit_2(weights, small_clip, tmp_path, capsys):
-    out = tmp_path / "o.nvc"
+def _weights_file(path: Path, blob) -> Path:
+    torch.save(blob, path)
+    return path
+
+
+def _snapshot(folder: Path) -> dict:
+    """Every path under ``folder`` with its type and content hash."""
+    state = {}
+    for p in sorted(folder.rglob("*")):
+        kind = "dir" if p.is_dir() else "file"
+        state[str(p.relative_to(folder))] = (kind, hashlib.sha256(p.read_bytes()).hexdigest() if kind == "file" else "")
+    return state
+
+
+def _cases(d: Path, clip: Path, weights: Path) -> list[tuple[str, list[str], str]]:
+    """(name, argv, text the error line must contain); every path inside ``d``."""
     w = ["--weights", str(weights)]
-    _fails(["encode", str(tmp_path / "none.y4m"), "-o", str(out), *w], capsys, "no such file")
-    (tmp_path / "junk.mp4").write_bytes(b"not a video" * 10)
-    _fails(["encode", str(tmp_path / "junk.mp4"), "-o", str(out), *w], capsys, "junk.mp4")
-    _fails(["encode", str(small_clip), "-o", str(out), "--quality", "99", *w], capsys, "quality")
-    _fails(["encode", str(small_clip), "-o", str(out), "--weights", str(tmp_path / "none.pt")], capsys, "not found")
-    torch.save({"something": 1}, tmp_path / "other.pt")
-    _fails(["encode", str(small_clip), "-o", str(out), "--weights", str(tmp_path / "other.pt")], capsys,
-           "not an nvc weights file")
-    (tmp_path / "raw.yuv").write_bytes(bytes(1000))
-    _fails(["encode", str(tmp_path / "raw.yuv"), "-o", str(out), *w], capsys, "raw.yuv")
-    assert not out.exists() and not list(tmp_path.glob(".o.nvc*"))
+    enc = ["encode", str(clip), "-o", str(d / "o.nvc")]
+    (d / "junk.mp4").write_bytes(b"not a video at all" * 50)
+    (d / "raw.yuv").write_bytes(bytes(1000))
+    (d / "out.nvc").mkdir()
+    nvc_config = {"format": "nvc-weights", "version": 1, "state_dict": {}}
+    return [
+        ("missing input", ["encode", str(d / "none.y4m"), "-o", str(d / "o.nvc"), *w], "no such file"),
+        ("non-video mp4", ["encode", str(d / "junk.mp4"), "-o", str(d / "o.nvc"), *w], "cannot open the video"),
+        ("raw yuv without size", ["encode", str(d / "raw.yuv"), "-o", str(d / "o.nvc"), *w], "--size"),
+        ("frames 0", [*enc, "--frames", "0", *w], "--frames"),
+        ("gop 0", [*enc, "--gop", "0", *w], "--gop"),
+        ("gop 65536", [*enc, "--gop", "65536", *w], "--gop"),
+        ("quality 99", [*enc, "--quality", "99", *w], "quality"),
+        ("bad size", [*enc, "--size", "12by5", *w], "WxH"),
+        ("no command", [], "required"),
+        ("unknown command", ["transcode", "x"], "invalid choice"),
+        ("device bogus", [*enc, "--device", "bogus", *w], "--device bogus"),
+        ("output folder missing", ["encode", str(clip), "-o", str(d / "nodir" / "x.nvc"), *w], "nodir does not exist"),
+        ("stats folder missing", [*enc, "--stats", str(d / "nodir" / "s.json"), *w], "nodir does not exist"),
+        ("recon folder missing", [*enc, "--recon", str(d / "nodir" / "r.y4m"), *w], "nodir does not exist"),
+        ("output is the input", ["encode", str(clip), "-o", str(clip), *w], "is an input"),
+        ("recon is the input", [*enc, "--recon", str(clip), *w], "is an input"),
+        ("output twice", ["encode", str(clip), "-o", str(d / "x.y4m"), "--recon", str(d / "x.y4m"), *w],
+         "two outputs"),
+        ("output is a device", ["encode", str(clip), "-o", "/dev/null", *w], "not a regular file"),
+        ("output is a folder", ["encode", str(clip), "-o", str(d / "out.nvc"), *w], "is a folder"),
+        ("1x1 input", ["encode", str(_y4m(d / "tiny.y4m", 1, 1)), "-o", str(d / "o.nvc"), *w], "1x1"),
+        ("16400x2 input", ["encode", str(_y4m(d / "wide.y4m", 16400, 2)), "-o", str(d / "o.nvc"), *w], "16400x2"),
+        ("100000x100000 header", ["encode", str(_y4m(d / "huge.y4m", 100000, 100000, frames=0)), "-o",
+                                  str(d / "o.nvc"), *w], "100000x100000"),
+        ("frame rate", ["encode", str(_y4m(d / "fast.y4m", 8, 8, rate="99999999999:1")), "-o", str(d / "o.nvc"), *w],
+         "frame rate"),
+        ("weights missing", [*enc, "--weights", str(d / "none.pt")], "not found"),
+        ("weights a list", [*enc, "--weights", str(_weights_file(d / "list.pt", [1, 2]))], "not an nvc weights"),
+        ("weights ints", [*enc, "--weights", str(_weights_file(d / "int.pt", 7))], "not an nvc weights"),
+        ("weights config int", [*enc, "--weights", str(_weights_file(d / "c.pt", {**nvc_config, "config": 3}))],
+         "not a mapping"),
+        ("weights huge", [*enc, "--weights", str(_weights_file(d / "h.pt", {**nvc_config, "config": {"channels": 2000}}))],
+         "M parameters"),
+        ("weights unknown key", [*enc, "--weights", str(_weights_file(d / "u.pt", {**nvc_config, "config": {"chanels": 4}}))],
+         "unknown model configuration keys"),
+        ("decode missing", ["decode", str(d / "none.nvc"), "-o", str(d / "d.y4m"), *w], "no such file"),
+        ("decode not nvc", ["decode", str(clip), "-o", str(d / "d.y4m"), *w], "bad magic"),
+        ("decode onto its input", ["decode", str(d / "junk.mp4"), "-o", str(d / "junk.mp4"), *w], "is an input"),
+        ("info missing", ["info", str(d / "none.nvc")], "no such file"),
+        ("info not nvc", ["info", str(d / "junk.mp4")], "bad magic"),
+    ]
+
+
+def test_bad_input_gives_one_line_exit_2_and_changes_nothing(weights, small_clip, tmp_path, capfd):
+    cases = _cases(tmp_path, small_clip, weights)
+    if torch.cuda.is_available():
+        cases = [c for c in cases if "cuda" not in c[0]]
+    else:
+        cases.append(("device cuda", ["encode", str(small_clip), "-o", str(tmp_path / "o.nvc"), "--device", "cuda",
+                                      "--weights", str(weights)], "no CUDA device"))
+    before, clip_before = _snapshot(tmp_path), small_clip.read_bytes()
+    capfd.readouterr()
+    failures = []
+    for name, argv, text in cases:
+        code = main(argv)
+        err = capfd.readouterr().err.splitlines()
+        if code != 2 or len(err) != 1 or not err[0].startswith("nvc: error:") or text not in err[0]:
+            failures.append(f"{name}: exit {code}, stderr {err}")
+        if _snapshot(tmp_path) != before or small_clip.read_bytes() != clip_before:
+            failures.append(f"{name}: changed the disk")
+    assert failures == [], "\n".join(failures)
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_outputs_are_all_or_nothing(lively_model, small_clip, tmp_path):
+    """A failure after coding started (here: cancelled after two frames) leaves no output and no temporary."""
+    done = []
+    with pytest.raises(Cancelled):
+        encode_video(small_clip, tmp_path / "o.nvc", lively_model, recon_path=tmp_path / "rec.y4m",
+                     stats_path=tmp_path / "s.json", analysis=Analysis.NONE,
+                     on_frame=lambda *_: done.append(1), should_stop=lambda: len(done) == 2)
+    assert len(done) == 2 and list(tmp_path.iterdir()) == []
 
 
 def test_cancelled_or_failed_decode_leaves_no_output(weights, small_clip, tmp_path, capsys):
     out = tmp_path / "o.nvc"
     assert main(["encode", str(small_clip), "-o", str(out), "--weights", str(weights)]) == 0
     out.write_bytes(out.read_bytes()[:-30])
-    _fails(["decode", str(out), "-o", str(tmp_path / "d.y4m"), *["--weights", str(weights)]], capsys, "truncated")
-    assert not (tmp_path / "d.y4m").exists()
-    _fails(["decode", str(out), "-o", str(tmp_path / "d.y4m"), "--weights", "random"], capsys, "other weights")
+    assert main(["decode", str(out), "-o", str(tmp_path / "d.y4m"), "--stats", str(tmp_path / "d.json"),
+                 "--weights", str(weights)]) == 2
+    assert "truncated" in capsys.readouterr().err.splitlines()[-1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.nvc"]
+    assert main(["decode", str(out), "-o", str(tmp_path / "d.y4m"), "--weights", "random"]) == 2
+    assert "other weights" in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_programming_error_is_an_internal_error(weights, small_clip, tmp_path, capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("injected bug")
+
+    monkeypatch.setattr("nvc_core.codec.frame_hash", broken)
+    assert main(["encode", str(small_clip), "-o", str(tmp_path / "o.nvc"), "--weights", str(weights)]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback" in err[0] and err[-1].startswith("nvc: internal error: ZeroDivisionError: injected bug")
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- processes: start-up cost, signals, no tracebacks -------------------------------------------------------
+_PROBE = """import sys
+from nvc_core.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+heavy = sorted(m for m in ("torch", "matplotlib", "scipy", "bjontegaard", "cv2") if m in sys.modules)
+print("RESULT", code, ",".join(heavy))
+"""
+
+
+@pytest.fixture(scope="module")
+def one_frame_stream(lively_model, small_clip, tmp_path_factory):
+    path = tmp_path_factory.mktemp("s") / "s.nvc"
+    encode_video(small_clip, path, lively_model, frames=1, analysis=Analysis.NONE)
+    return path
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["encode", "--help"], ["encode", "x.y4m", "-o", "y.nvc", "--gop", "0"],
+                                  ["info", "{stream}"], ["frobnicate"]])
+def test_help_argument_errors_and_info_load_no_heavy_module(argv, one_frame_stream):
+    argv = [a.format(stream=one_frame_stream) for a in argv]
+    proc = subprocess.run([sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True, cwd=REPO)
+    result = proc.stdout.strip().splitlines()[-1].split()
+    assert result[0] == "RESULT" and result[1] in ("0", "2") and len(result) == 2, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory):
+    return write_clip(tmp_path_factory.mktemp("long") / "long.y4m", moving_frames(100, 75, 24))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_signal_during_encode_leaves_nothing_behind(signum, weights, long_clip, tmp_path):
+    work = tmp_path / "out"
+    work.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "nvc_core.cli", "encode", str(long_clip), "-o", str(work / "o.nvc"),
+                             "--recon", str(work / "r.y4m"), "--stats", str(work / "s.json"), "--weights", str(weights),
+                             "--gop", "1"], stderr=subprocess.PIPE, text=True, cwd=REPO)
+    line = proc.stderr.readline()
+    while line and not line.startswith("encode frame 1/"):
+        line = proc.stderr.readline()
+    assert line, "the encoder ended before its first frame"
+    proc.send_signal(signum)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 128 + signum, rest
+    assert "Traceback" not in rest and rest.strip().splitlines()[-1].startswith("nvc: error: interrupted")
+    assert list(work.iterdir()) == []
 
 
 def test_subprocess_prints_no_traceback(tmp_path):
     (tmp_path / "bad.nvc").write_bytes(b"NVCB" + bytes(40))
+    start = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "nvc_core.cli", "decode", str(tmp_path / "bad.nvc"), "-o",
                            str(tmp_path / "x.y4m"), "--weights", "random"], capture_output=True, text=True)
-    assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr and proc.stderr.strip().splitlines()[-1].startswith("nvc: error:")
+    assert proc.returncode == 2 and time.monotonic() - start < 120
+    assert "Traceback" not in proc.stderr and proc.stderr.strip().splitlines() == [proc.stderr.strip()]

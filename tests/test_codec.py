@@ -1,14 +1,19 @@
 """Encoder/decoder: bit-exact round trips, estimated vs actual bits, temporal prior on/off."""
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 
-from nvc_core.bitstream import FrameChunk
+from nvc_core.analysis import Analysis
+from nvc_core.bitstream import read_stream
 from nvc_core.codec import decode_video, encode_video, recost_motion
+from nvc_core.errors import BitstreamError
 
-# A range-coded sub-stream costs at most one 32-bit word of flush plus its 4-byte symbol-range header.
-STREAM_OVERHEAD_BITS = 64
+# A frame's range-coder session costs at most one 32-bit word of seal beyond its symbols, plus the
+# alphabet bounds of each latent (a few bits each).
+SESSION_OVERHEAD_BITS = 32 + 2 * 32
 
 
 def _encode(model, clip, tmp_path, quality, tp, gop=3, name="out"):
@@ -35,17 +40,18 @@ def test_file_size_is_the_sum_of_the_chunks(lively_model, small_clip, tmp_path):
     enc = _encode(lively_model, small_clip, tmp_path, 3, True)
     header_bytes = len(enc.header.pack())
     assert header_bytes + sum(r.bits for r in enc.records) // 8 == enc.file_bytes
-    for r in enc.records:
-        assert r.bits == sum(r.bits_by_stream.values()) + 8 * FrameChunk.overhead_bytes(r.frame_type)
+    _, chunks = read_stream(tmp_path / "out.nvc")
+    assert [8 * c.nbytes for c in chunks] == [r.bits for r in enc.records]
 
 
 @pytest.mark.parametrize("quality", [0, 5])
-def test_estimated_bits_match_actual_bits(lively_model, small_clip, tmp_path, quality):
+def test_estimated_bits_match_the_payload(lively_model, small_clip, tmp_path, quality):
     enc = _encode(lively_model, small_clip, tmp_path, quality, True)
-    for r in enc.records:
-        for stream, actual in r.bits_by_stream.items():
-            estimated = r.bits_estimated_by_stream[stream]
-            assert abs(actual - estimated) <= 0.01 * estimated + STREAM_OVERHEAD_BITS, (stream, actual, estimated)
+    _, chunks = read_stream(tmp_path / "out.nvc")
+    for r, chunk in zip(enc.records, chunks):
+        actual, estimated = 8 * len(chunk.payload), r.bits_estimated
+        assert estimated == pytest.approx(sum(r.bits_by_stream.values()))
+        assert abs(actual - estimated) <= 0.01 * estimated + SESSION_OVERHEAD_BITS, (r.index, actual, estimated)
 
 
 def test_reconstruction_does_not_depend_on_temporal_prior(lively_model, small_clip, tmp_path):
@@ -53,7 +59,7 @@ def test_reconstruction_does_not_depend_on_temporal_prior(lively_model, small_cl
     off = _encode(lively_model, small_clip, tmp_path, 4, False, name="off")
     assert (tmp_path / "on_rec.y4m").read_bytes() == (tmp_path / "off_rec.y4m").read_bytes()
     # second P-frame of the GOP has a temporal prior from the first: its motion bits change
-    assert on.records[2].bits_estimated_by_stream["motion.y"] != off.records[2].bits_estimated_by_stream["motion.y"]
+    assert on.records[2].bits_by_stream["motion.y"] != off.records[2].bits_by_stream["motion.y"]
     for a, b in zip(on.records, off.records):
         for key in a.bits_by_stream:
             if not key.startswith("motion.y"):
@@ -69,7 +75,7 @@ def test_recost_motion_matches_the_coded_estimates(lively_model, small_clip, tmp
             if record.frame_type == "I":
                 assert cost is None
             else:
-                assert cost.bits_y == pytest.approx(record.bits_estimated_by_stream["motion.y"], rel=1e-5)
+                assert cost.bits_y == pytest.approx(record.bits_by_stream["motion.y"], rel=1e-5)
                 assert cost.bit_map_y.shape == record.bit_maps["motion.y"].shape
 
 
@@ -100,3 +106,49 @@ def test_png_folder_recon_matches_decode(lively_model, small_clip, tmp_path):
     assert names == sorted(p.name for p in (tmp_path / "dec").iterdir()) and len(names) == 4
     for n in names:
         assert (tmp_path / "rec" / n).read_bytes() == (tmp_path / "dec" / n).read_bytes()
+
+
+def test_plain_coding_computes_only_what_it_writes(lively_model, small_clip, tmp_path):
+    """Analysis.NONE: the same bitstream and reconstruction, and none of the analysis."""
+    full = _encode(lively_model, small_clip, tmp_path, 2, True, name="full")
+    lean = encode_video(small_clip, tmp_path / "lean.nvc", lively_model, quality=2, gop=3,
+                        recon_path=tmp_path / "lean_rec.y4m", analysis=Analysis.NONE)
+    assert (tmp_path / "lean.nvc").read_bytes() == (tmp_path / "full.nvc").read_bytes()
+    assert (tmp_path / "lean_rec.y4m").read_bytes() == (tmp_path / "full_rec.y4m").read_bytes()
+    seen = []
+    decoded = decode_video(tmp_path / "lean.nvc", lively_model, analysis=Analysis.NONE,
+                           on_frame=lambda r, *_: seen.append(r))
+    for records in (lean.records, decoded.records, seen):
+        for r in records:
+            assert r.psnr_rgb is None and r.ms_ssim is None and r.bits_estimated == 0 and not r.bits_by_stream
+            assert not r.bit_maps and not r.latents and not r.attention and not r.flows and r.prediction is None
+    assert all(r.reconstruction is not None for r in seen)          # on_frame still gets the frame
+    assert [r.bits for r in lean.records] == [r.bits for r in full.records]
+    stats = decode_video(tmp_path / "lean.nvc", lively_model, analysis=Analysis.STATS)
+    assert [r.bits_by_stream for r in stats.records] == [r.bits_by_stream for r in full.records]
+
+
+def test_programming_error_surfaces_and_corrupt_data_is_a_bitstream_error(lively_model, small_clip, tmp_path,
+                                                                         monkeypatch):
+    encode_video(small_clip, tmp_path / "o.nvc", lively_model, quality=2, gop=3, analysis=Analysis.NONE)
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("injected bug")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(lively_model.intra.pa, "decompress", broken)
+        with pytest.raises(ZeroDivisionError, match="injected bug"):
+            decode_video(tmp_path / "o.nvc", lively_model, tmp_path / "d.y4m")
+    assert not (tmp_path / "d.y4m").exists()
+    data = bytearray((tmp_path / "o.nvc").read_bytes())
+    header, chunks = read_stream(tmp_path / "o.nvc")
+    first = next(chunks)
+    chunks.close()
+    start = len(header.pack()) + first.nbytes - 4 - len(first.payload)
+    for i in range(start, start + len(first.payload)):   # garbage payload under a valid CRC
+        data[i] = (data[i] * 7 + 13) % 256
+    body = bytes(data[len(header.pack()):start + len(first.payload)])
+    data[start + len(first.payload):start + len(first.payload) + 4] = zlib.crc32(body).to_bytes(4, "little")
+    (tmp_path / "g.nvc").write_bytes(bytes(data))
+    with pytest.raises(BitstreamError, match="frame 0"):
+        decode_video(tmp_path / "g.nvc", lively_model)

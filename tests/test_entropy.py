@@ -1,14 +1,18 @@
 """Entropy models: checkerboard context causality, coding round trips, estimate vs constriction."""
 from __future__ import annotations
 
+import copy
+
 import constriction
 import numpy as np
 import pytest
 import torch
 
+from nvc_core.entropy.coder import FrameDecoder, FrameEncoder
 from nvc_core.entropy.factorized import Z_RANGE, FactorizedPrior
-from nvc_core.entropy.gaussian import coding_bits, gaussian_likelihood
+from nvc_core.entropy.gaussian import BOUNDS_MODEL, coding_bits, gaussian_likelihood
 from nvc_core.entropy.prior_aggregation import MaskedConv3d, PriorAggregation, anchor_mask
+from nvc_core.errors import BitstreamError
 
 
 def _pa(temporal_k=0, seed=0):
@@ -43,10 +47,16 @@ def test_prior_aggregation_round_trip(temporal_k):
     y = torch.round(torch.randn(1, 8, 5, 6) * 4)
     hyper = torch.randn(1, 16, 5, 6)
     temporal = torch.randn(1, 8 * temporal_k, 5, 6) if temporal_k else None
-    data, bits = pa.compress(y, hyper, temporal)
-    assert torch.equal(pa.decompress(data, hyper, temporal), y)
-    assert bits.shape == (8, 5, 6)
-    assert abs(8 * len(data) - bits.sum()) <= 0.01 * bits.sum() + 64
+    encoder = FrameEncoder()
+    coded = pa.compress(y, hyper, temporal, encoder)
+    payload = encoder.finish()
+    decoded, parameters = pa.decompress(FrameDecoder(payload), hyper, temporal)
+    assert torch.equal(decoded, y)
+    assert torch.equal(parameters.mean, coded.mean) and torch.equal(parameters.scale, coded.scale)
+    bits = coded.bits(y)
+    assert bits.shape == (1, 8, 5, 6) and torch.allclose(pa.bits(y, hyper, temporal), bits)
+    # the payload also holds the alphabet bounds (a few bits each) and the seal (at most one word)
+    assert abs(8 * len(payload) - bits.sum().item()) <= 0.01 * bits.sum().item() + 64 + 32
 
 
 def test_coding_bits_match_constriction():
@@ -73,6 +83,55 @@ def test_factorized_prior_round_trip_and_density():
     table = prior.pmf_table()
     assert table.shape == (4, 2 * Z_RANGE + 1) and np.allclose(table.sum(1), 1)
     z = torch.randint(-3, 4, (1, 4, 3, 5)).float()
-    data, bits = prior.encode(z, table)
-    assert np.array_equal(prior.decode(data, (4, 3, 5), table), z[0].int().numpy())
-    assert abs(8 * len(data) - bits.sum()) <= 0.01 * bits.sum() + 64
+    encoder = FrameEncoder()
+    prior.compress(z, encoder)
+    payload = encoder.finish()
+    assert torch.equal(prior.decompress(FrameDecoder(payload), (4, 3, 5)), z)
+    bits = prior.bits(z)
+    assert abs(8 * len(payload) - bits.sum()) <= 0.01 * bits.sum() + 64
+    assert prior.min_bits(3, 5) <= bits.sum()
+
+
+def test_factorized_tables_are_cached_until_a_parameter_changes():
+    torch.manual_seed(0)
+    prior = FactorizedPrior(4)
+    first = prior.pmf_table()
+    assert prior.pmf_table() is first                       # cached: nothing changed
+    with torch.no_grad():
+        prior.biases[0].add_(0.3)                            # an optimizer step writes in place
+    assert not np.array_equal(prior.pmf_table(), first)
+    prior.load_state_dict(FactorizedPrior(4).state_dict())   # so does loading weights
+    assert prior.pmf_table() is not first
+    clone = copy.deepcopy(prior)                              # the cached coder models do not pickle
+    assert np.array_equal(clone.pmf_table(), prior.pmf_table())
+
+
+def test_frame_session_chains_models_and_trims_its_seal():
+    """Several models in one session decode back in order; the trimmed seal still decodes."""
+    rng = np.random.default_rng(3)
+    trimmed = 0
+    for trial in range(40):
+        encoder = FrameEncoder()
+        categorical = constriction.stream.model.Categorical(np.array([0.6, 0.3, 0.1]), perfect=False)
+        family = constriction.stream.model.QuantizedGaussian(-20, 20)
+        a = rng.choice(3, size=int(rng.integers(1, 400)), p=[0.6, 0.3, 0.1])
+        b = rng.integers(-20, 21, size=int(rng.integers(1, 400)))
+        mean, scale = rng.normal(0, 5, b.size), rng.uniform(0.2, 9, b.size)
+        encoder.encode(a, categorical)
+        encoder.encode(np.array([-4, 9]), BOUNDS_MODEL)
+        encoder.encode(b, family, mean, scale)
+        payload = encoder.finish()
+        trimmed += len(payload) % 4 != 0
+        decoder = FrameDecoder(payload)
+        assert np.array_equal(decoder.decode(categorical, count=a.size), a)
+        assert np.array_equal(decoder.decode(BOUNDS_MODEL, count=2), [-4, 9])
+        assert np.array_equal(decoder.decode(family, mean, scale), b)
+    assert trimmed > 10     # the seal usually drops at least one byte
+
+
+def test_undecodable_data_is_a_bitstream_error_and_bugs_are_not():
+    prior = FactorizedPrior(4)
+    with pytest.raises(BitstreamError, match="corrupt"):
+        prior.decompress(FrameDecoder(b"\xff\xfe\x01"), (4, 300, 300))
+    with pytest.raises(TypeError):      # a programming error is not reported as corrupt data
+        FrameDecoder(b"").decode("not a model", count=3)

@@ -6,23 +6,27 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import json
+import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QTimer, QUrl
-from PySide6.QtGui import QDropEvent, QImage
+from PySide6.QtGui import QAction, QDropEvent, QImage, QKeySequence
 from PySide6.QtWidgets import QPushButton
 
 from nvc_core.codec import decode_video, encode_video
 from nvc_core.color import rgb_to_yuv420
 from nvc_core.video_io import VideoWriter, open_video
 from nvc_gui import app, main_window
+from nvc_gui.encoding import Status
 from nvc_gui.main_window import MainWindow
+from nvc_gui.views.image_view import ImageView
 from nvc_gui.settings import Settings
 from nvc_gui.worker import Coder
 
@@ -120,24 +124,35 @@ def test_clicking_a_plot_selects_the_frame(qtbot, window, clip):
     assert window.table.currentRow() == 2
 
 
-def test_temporal_prior_toggle_is_live(qtbot, window, clip):
+def test_temporal_prior_toggle_compares_estimate_with_estimate(qtbot, window, clip):
     code(qtbot, window, clip)
     window.set_frame(FRAMES - 1)
-    bits_on = window.table.cell_text(FRAMES - 1, "bits")
+    encoding = window.current_context().encoding
+    record = encoding.records[FRAMES - 1]
+    bits_in_file = window.table.cell_text(FRAMES - 1, "bits")
     map_on = window.bitmap.image.native_image().copy()
     reconstruction = window.reconstruction.native_image().copy()
+    on, off = (float(window.table.cell_text(FRAMES - 1, c)) for c in ("ŷm on", "ŷm off"))
+    # both states are estimates of one kind: the "on" estimate is the coded record's own estimate
+    assert on == pytest.approx(record.bits_by_stream["motion.y"], rel=2e-3)
+    saved = encoding.motion_estimate(FRAMES - 1, False) - encoding.motion_estimate(FRAMES - 1, True)
+    assert window.table.cell_text(FRAMES - 1, "saved") == f"{saved:+.3g}"
     submitted = []
     window.coder.submit = submitted.append           # any re-coding would go through here
     window.controls.temporal_prior.setChecked(False)
     assert not submitted and not window.is_busy()
-    assert window.table.cell_text(FRAMES - 1, "bits") != bits_on
-    assert window.table.cell_text(FRAMES - 1, "bits").endswith("*")     # marked as re-costed
+    assert window.table.cell_text(FRAMES - 1, "bits") == bits_in_file == str(record.bits)   # the file's bits
     assert not np.array_equal(window.bitmap.image.native_image(), map_on)
+    assert window.bitmap.image.title_text().endswith("temporal prior off")
     assert np.array_equal(window.reconstruction.native_image(), reconstruction)
+    assert f"{on:.3g} bits with temporal prior, {off:.3g} without" in window.timeline.label.full_text()
     window.bitmap.latent.setCurrentText("bits saved by temporal prior (motion.y)")
     assert window.bitmap.image.native_image() is not None
+    for plot in (window.plots.bits, window.plots.prior):     # plain bits: no "mbits", "kbits"
+        axis = plot.getAxis("left")
+        assert axis.labelText == "bits" and not axis.labelUnits
     window.controls.temporal_prior.setChecked(True)
-    assert window.table.cell_text(FRAMES - 1, "bits") == bits_on
+    assert window.table.cell_text(FRAMES - 1, "bits") == bits_in_file
 
 
 def test_exported_bitstream_is_what_the_codec_writes(qtbot, window, clip, tmp_path, lively_model):
@@ -170,6 +185,15 @@ def test_opening_the_exported_bitstream_decodes_it(qtbot, window, clip, tmp_path
     assert len(decoded) == FRAMES
     assert all(np.array_equal(r.reconstruction, c) for r, c in zip(decoded, coded))
     assert window.original.native_image() is None       # a bitstream has no original
+    assert window.table.cell_text(1, "PSNR") == "–"
+    with qtbot.waitSignal(window.idle, timeout=CODING_TIMEOUT_MS):
+        window.open_path(exported, reference=clip)     # with its source video: PSNR and MC gains
+    encoded = window.cache.get(replace(window.controller.a.request, source=clip, quality=2, gop=12,
+                                       frames=FRAMES, reference=None).cache_key)
+    decoded = window.controller.a.records
+    assert [r.psnr_rgb for r in decoded] == [r.psnr_rgb for r in encoded.records]
+    assert window.table.cell_text(1, "PSNR") != "–" and window.table.cell_text(1, "MCN dB") != "–"
+    assert window.controller.a.gains[1] == encoded.gains[1]
 
 
 def test_exports(qtbot, window, clip, tmp_path):
@@ -275,7 +299,7 @@ def test_settings_are_remembered(qtbot, window, clip, tmp_path):
     window.controls.gop.setValue(7)
     window.close()
     remembered = Settings.load(QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat))
-    assert remembered.gop == 7 and remembered.recent_files == [str(clip)]
+    assert remembered.gop == 7 and remembered.recent_files == [str(clip.resolve())]
 
 
 def test_headless_screenshot(clip, tmp_path, capsys):
@@ -295,3 +319,139 @@ def test_headless_bad_input_exits_with_one_line(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("nvc-gui: error:")]
     assert len(errors) == 1 and "nope.y4m" in errors[0]
     assert not (tmp_path / "x.png").exists()
+
+
+def _unclipped(view: ImageView) -> bool:
+    """The view has room for its image, and its colour bar (when shown) lies inside it."""
+    if view.width() < 120 or view.height() < 90:
+        return False
+    if not view.colorbar.isVisible():
+        return True
+    graphics = view._graphics
+    bar = graphics.mapFromScene(view.colorbar.sceneBoundingRect()).boundingRect()
+    return graphics.rect().contains(bar)
+
+
+def test_default_layout_at_1920x1200_clips_no_view(qtbot, window, clip):
+    window.resize(1920, 1200)
+    window._apply_default_layout()
+    code(qtbot, window, clip)
+    window.set_frame(FRAMES - 1)
+    qtbot.wait(100)
+    shown = [v for v in window.image_views() if v.isVisible()]
+    assert len(shown) == 4 + 2 + 5 + 2                      # frames, residual, flows, bit map, attention
+    assert [v.title for v in shown if not _unclipped(v)] == []
+    assert window.bitmap.image.colorbar.isVisible()
+    for plot in window.plots._plots:
+        assert plot.vb.height() >= 60 and plot.vb.width() >= 150
+    window.compare_action.setChecked(True)
+    qtbot.wait(100)
+    shown = [v for v in window.image_views() if v.isVisible()]
+    assert set(window.compare.image_views()) <= set(shown)
+    assert [v.title for v in shown if not _unclipped(v)] == []
+    for plot in window.plots._plots:                       # compare mode no longer squeezes the plots
+        assert plot.vb.height() >= 60 and plot.vb.width() >= 150
+    window.compare_action.setChecked(False)
+    width = window.bitmap.image.width()
+    window.toggle_maximised(window.bitmap.image)            # a double click on a view does the same
+    qtbot.wait(50)
+    assert window.bitmap.image.width() > 0.8 * window.width() and not window.original.isVisible()
+    window.toggle_maximised(window.bitmap.image)
+    qtbot.wait(50)
+    assert window.original.isVisible() and abs(window.bitmap.image.width() - width) < 20
+
+
+def test_opening_a_clip_clears_the_old_one(qtbot, window, clip, tmp_path, monkeypatch):
+    code(qtbot, window, clip)
+    assert window.reconstruction.native_image() is not None and window.table.rowCount() == FRAMES
+    other = tmp_path / "other.y4m"
+    shutil.copy(clip, other)
+    monkeypatch.chdir(tmp_path)
+    window.open_path(Path("other.y4m"))                     # nothing of the old clip while this one codes
+    assert window.reconstruction.native_image() is None and window.bitmap.image.native_image() is None
+    assert window.table.rowCount() == 0 and "other.y4m" in window.windowTitle()
+    assert "coding other.y4m" in window.timeline.label.full_text()
+    qtbot.waitUntil(lambda: not window.is_busy(), timeout=CODING_TIMEOUT_MS)
+    assert window.settings.recent_files[0] == str(other.resolve())     # absolute, once it opened
+
+
+def test_a_file_that_fails_to_open_leaves_nothing_behind(qtbot, window, clip, tmp_path, errors):
+    code(qtbot, window, clip)
+    recent = list(window.settings.recent_files)
+    broken = tmp_path / "broken.nvc"
+    broken.write_bytes(b"not a bitstream at all")
+    with qtbot.waitSignal(window.idle, timeout=CODING_TIMEOUT_MS):
+        window.open_path(broken)
+    assert errors and "bitstream" in errors[-1]
+    assert window.windowTitle() == "NVC analyzer"
+    assert window.reconstruction.native_image() is None and window.frame_count() == 0
+    assert window.central.currentWidget() is window.welcome
+    assert window.settings.recent_files == recent and str(broken) not in window.settings.recent_files
+
+
+def _cancel_after(window: MainWindow, frames: int) -> None:
+    """Press Esc as soon as `frames` frames are on screen (while the worker goes on)."""
+    escape = next(a for a in window.findChildren(QAction) if a.shortcut() == QKeySequence("Esc"))
+
+    def on_frame(_job, _record, _gain, done, _total):
+        if done == frames:
+            escape.trigger()
+
+    window.coder.frame_coded.connect(on_frame)
+
+
+@pytest.mark.parametrize("frames", [2, FRAMES])           # FRAMES: Esc during the last frame
+def test_cancel_is_explicit_and_what_was_coded_stays_usable(qtbot, window, clip, tmp_path, errors, frames):
+    _cancel_after(window, frames)
+    with qtbot.waitSignal(window.idle, timeout=CODING_TIMEOUT_MS):
+        window.open_path(clip)
+    qtbot.wait(300)                                        # late frames of the cancelled job are dropped
+    assert window.controller.a.status is Status.CANCELLED and not window.is_busy()
+    assert window.frame_count() == frames
+    assert f"CANCELLED: {frames} of {FRAMES} frames coded" in window.timeline.label.full_text()
+    assert window.export_statistics(tmp_path / "stats.csv")
+    assert len((tmp_path / "stats.csv").read_text().splitlines()) == frames + 1
+    assert window.export_video(tmp_path / "partial.y4m")
+    window.export_bitstream(tmp_path / "partial.nvc")
+    assert "cancelled" in errors[-1] and not (tmp_path / "partial.nvc").exists()
+
+
+def test_compare_b_title_follows_b_while_it_is_coded(qtbot, window, clip):
+    code(qtbot, window, clip)
+    window.compare_action.setChecked(True)
+    window.compare.quality_b.setValue(0)
+    assert window.compare.b.title_text().startswith("B: rate point 0") and "coding" in window.compare.b.title_text()
+    qtbot.waitUntil(lambda: not window.is_busy(), timeout=CODING_TIMEOUT_MS)
+    assert window.compare.b.title_text() == "B: rate point 0, temporal prior off"
+
+
+def test_play_pause_are_icons_and_playback_loops(qtbot, window, clip):
+    code(qtbot, window, clip)
+    play = window.timeline.play
+    assert play.text() == "" and not play.icon().isNull()
+    paused_icon = play.icon().cacheKey()
+    window.timeline.speed.setCurrentText("4×")
+    window.timeline.loop.setChecked(True)
+    window.set_frame(FRAMES - 1)
+    play.setChecked(True)
+    assert play.icon().cacheKey() != paused_icon
+    assert window.timeline.interval_ms() == 10              # 25 fps, 4x
+    qtbot.waitUntil(lambda: window.current_context().index == 0, timeout=2000)   # looped
+    play.setChecked(False)
+
+
+def test_gui_modules_do_not_import_torch():
+    code = "import sys, nvc_gui.app, nvc_gui.main_window; print(sorted({'torch', 'nvc_core.codec'} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO,
+                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_quitting_does_not_wait_for_the_frame_being_coded(qtbot, window, clip):
+    started = []
+    window.coder._code = lambda job, request: started.append(job) or time.sleep(5)   # a very slow frame
+    window.open_path(clip)
+    qtbot.waitUntil(lambda: bool(started), timeout=5000)
+    begin = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - begin < 1.5

@@ -5,12 +5,14 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QPointF, QRectF, QSettings
+from PySide6.QtGui import QColor
 
 from nvc_core.analysis import FrameAnalysis
 from nvc_core.codec import MotionCost
@@ -18,10 +20,14 @@ from nvc_gui.encoding import CodingRequest, Encoding
 from nvc_gui.flow_colour import colour_wheel, flow_to_colour, wheel_legend
 from nvc_gui.frame_cache import FrameCache
 from nvc_gui.settings import Settings
-from nvc_gui.views.base import KeyChooser
+from nvc_gui.views.base import FrameContext, KeyChooser
+from nvc_gui.views.bitmap_view import BitMapView
 from nvc_gui.views.image_view import ImageView, ViewLink
+from nvc_gui.views.latent_grid import LatentGridControls
+from nvc_gui.views.pixel_view import pixel_values
 
 pg.setConfigOptions(imageAxisOrder="row-major")
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _request(quality: int = 3) -> CodingRequest:
@@ -56,18 +62,18 @@ def test_flow_colours_follow_the_middlebury_wheel():
     assert legend.shape == (33, 33, 3) and tuple(legend[0, 0]) == (255, 255, 255)
 
 
-def test_shown_bits_switch_to_the_recost_only_when_toggled():
+def test_bits_in_the_file_and_estimates_never_mix():
     clip = _clip()
-    coded = clip.stream_bits(1, True)
-    assert coded == {"intra": 0, "motion": 100, "residual": 100, "hyper": 20, "framing": 8}
-    toggled = clip.stream_bits(1, False)
-    assert toggled["motion"] == 120.0 and toggled["residual"] == 100
-    assert clip.frame_bits(1, False) - clip.frame_bits(1, True) == 20.0
-    assert clip.bit_map(1, "motion.y", False).sum() == 120.0
-    assert clip.bit_map(1, "residual.y", False).sum() == 100.0
+    assert clip.stream_bits(1) == {"intra": 0, "motion": 100, "residual": 100, "hyper": 20, "other": 8}
+    assert clip.frame_bits(1) == 228                                   # the file's bits, whatever is shown
+    assert clip.motion_estimate(1, True) == 90.0 and clip.motion_estimate(1, False) == 120.0
+    assert clip.bit_map(1, "motion.y", False).sum() == 120.0            # recost_motion's map, both ways
+    assert clip.bit_map(1, "motion.y", True).sum() == 90.0
+    assert clip.bit_map(1, "residual.y", False).sum() == 100.0          # not affected by the prior
     assert clip.bits_saved(1) == 30.0 and clip.bits_saved_map(1).sum() == 30.0
     assert clip.bits_saved(0) is None and clip.bit_map(0, "motion.y", True) is None
-    assert clip.stream_bits(0, False) == clip.stream_bits(0, True)
+    clip.motion_costs = {}                          # still coding: only the coded setting has a map
+    assert clip.bit_map(1, "motion.y", True).sum() == 100.0 and clip.bit_map(1, "motion.y", False) is None
 
 
 def test_frame_cache_drops_least_recently_used_unpinned_clips():
@@ -146,3 +152,90 @@ def test_linked_views_share_centre_and_zoom(qtbot):
     scales = [(r[0, 1] - r[0, 0]) / v.view.width() for r, v in zip(ranges, views)]
     assert np.allclose(centres[0], centres[1], atol=0.5)
     assert scales[0] == pytest.approx(scales[1], rel=0.02)
+
+
+def _hot_cell_clip() -> Encoding:
+    """A 176x144 P-frame (padded to 192x192: 12x12 motion ŷ cells of 16 px) whose only bits are in
+    cell row 7, column 10, i.e. frame pixels x 160..176, y 112..128."""
+    bits = np.zeros((2, 12, 12), np.float32)
+    bits[:, 7, 10] = 2.5
+    record = FrameAnalysis(index=1, frame_type="P", temporal_prior=True, height=144, width=176,
+                           reconstruction=np.full((144, 176, 3), 90, np.uint8),
+                           bit_maps={"motion.y": bits, "motion.z": np.zeros((2, 3, 3), np.float32)},
+                           bits_by_stream={"motion.y": 5.0, "motion.z": 0.0}, bits=100)
+    return Encoding(_request(), records=[_record(0, "I", 144), record])
+
+
+def _screen_colour(view: ImageView, x: float, y: float) -> QColor:
+    """The colour the view shows at frame coordinates (x, y)."""
+    image = view._graphics.grab().toImage()
+    point = view._graphics.mapFromScene(view.view.mapViewToScene(QPointF(x, y)))
+    return QColor(image.pixel(point))
+
+
+def test_a_latent_cell_is_drawn_at_its_true_pixels(qtbot):
+    bitmap = BitMapView()
+    qtbot.addWidget(bitmap)
+    bitmap.resize(500, 500)
+    bitmap.show()
+    qtbot.waitExposed(bitmap)
+    bitmap.show_frame(FrameContext(_hot_cell_clip(), 1, True))
+    view = bitmap.image
+    assert view.frame_to_pixel(171, 138) == (8, 10)           # the issue's read-out, now right
+    assert view.frame_to_pixel(168, 120) == (7, 10)
+    assert view.frame_to_pixel(176.5, 10) is None             # outside the frame
+    assert _screen_colour(view, 168, 120).lightness() > 200   # the hot cell, where it is in the frame
+    for x, y in ((168, 100), (150, 120), (168, 135)):         # stretched over the frame, it was here
+        assert _screen_colour(view, x, y).lightness() < 80
+
+
+def test_latent_grid_overlay_cells_and_numbers(qtbot):
+    clip = _hot_cell_clip()
+    view = ImageView("reconstruction")
+    qtbot.addWidget(view)
+    view.resize(220, 200)
+    view.show()
+    qtbot.waitExposed(view)
+    context = FrameContext(clip, 1, True)
+    view.set_rgb(context.record.reconstruction, context.frame_size)
+    controls = LatentGridControls()
+    qtbot.addWidget(controls)
+    controls.enabled.setChecked(True)
+    controls.apply(context, [view])
+    assert view.grid.cell_bits().shape == (9, 11)             # the cells that touch the 176x144 frame
+    assert view.grid.cell_bits()[7, 10] == 5.0 and view.grid.cell_bits().sum() == 5.0
+    assert view.grid.cell_rect(7, 10) == QRectF(160, 112, 16, 16)
+    assert not view.grid.shown_numbers()                      # 16 px cells are too small at this zoom
+    view.view.setRange(QRectF(144, 96, 48, 48), padding=0)
+    numbers = dict((tuple(p.toTuple()), text) for p, text in view.grid.shown_numbers())
+    assert numbers[(168.0, 120.0)] == "5" and numbers[(152.0, 104.0)] == "0"
+    assert _screen_colour(view, 168, 116).red() > _screen_colour(view, 152, 100).red()
+    controls.latent.choose("motion.z")                        # 64x64 cells
+    controls.apply(context, [view])
+    assert view.grid.cell_bits().shape == (3, 3) and view.grid.cell_rect(1, 2) == QRectF(128, 64, 64, 64)
+    controls.enabled.setChecked(False)
+    controls.apply(context, [view])
+    assert view.grid.cell_bits() is None
+
+
+def test_pixel_read_out_gives_rgb_and_ycbcr_of_every_image():
+    clip = _hot_cell_clip()
+    record = clip.records[1]
+    record.original = np.full((144, 176, 3), (200, 100, 50), np.uint8)
+    record.prediction = np.full((144, 176, 3), 0.5, np.float32)
+    values = pixel_values(FrameContext(clip, 1, True), 10, 20)
+    assert list(values["original"][:3]) == [200, 100, 50]
+    assert list(values["reconstruction"]) == [90, 90, 90, 93, 128, 128]    # grey: Cb = Cr = 128
+    assert list(values["prediction"][:3]) == [128, 128, 128]              # rounded as the codec rounds
+    assert list(values["error (orig − rec)"]) == list(values["original"] - values["reconstruction"])
+    record.original = None
+    assert pixel_values(FrameContext(clip, 1, True), 10, 20)["original"] is None
+
+
+def test_readme_apt_line_has_the_xcb_libraries_of_ci():
+    ci = (REPO / ".ci" / "run").read_text()
+    ci = ci[ci.index("apt-get install"):ci.index("> /dev/null")]
+    readme = " ".join((REPO / "README.md").read_text().split())
+    apt_line = readme[readme.index("apt-get install lib"):].split("`")[0]
+    for package in re.findall(r"\blib[\w.+-]+", ci):
+        assert package in apt_line.split(), package

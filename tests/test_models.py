@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from nvc_core.layers import NLAM, backward_warp
+from nvc_core.layers.nlam import record_masks
 from nvc_core.models import NVC, NVCConfig
 from nvc_core.quantization import quantize
 
@@ -29,11 +30,14 @@ def test_universal_quantization():
     assert torch.equal(quantize(x, training=False), torch.round(x))
 
 
-def test_nlam_mask_is_kept_and_bounded():
+def test_nlam_mask_is_recorded_only_on_request_and_bounded():
     nlam = NLAM(6, blocks=1)
-    out = nlam(torch.randn(2, 6, 4, 5))
+    with record_masks({"n": nlam}) as masks:
+        out = nlam(torch.randn(2, 6, 4, 5))
     assert out.shape == (2, 6, 4, 5)
-    assert nlam.last_mask.shape == (2, 6, 4, 5) and 0 <= nlam.last_mask.min() and nlam.last_mask.max() <= 1
+    assert masks["n"].shape == (4, 5) and 0 <= masks["n"].min() and masks["n"].max() <= 1
+    nlam(torch.randn(1, 6, 4, 5))
+    assert not nlam._forward_hooks and not nlam.mask_branch._forward_hooks and not hasattr(nlam, "last_mask")
 
 
 def test_training_passes_shapes_and_per_sample_rates():

@@ -3,16 +3,21 @@
 Each channel has its own non-parametric density, defined through a monotone cumulative function
 c(x) = sigmoid(MLP(x)) built from softplus-positive matrices and tanh gates.
 P(ẑ) = c(ẑ + ½) − c(ẑ − ½). For coding, each channel's probabilities over the integer support
-[-Z_RANGE, Z_RANGE] form a categorical table.
+[-Z_RANGE, Z_RANGE] form a categorical table; the tables depend only on the weights and are cached.
+Interface shared with the prior aggregation (CompressAI's vocabulary): ``forward`` (likelihoods for
+training), ``compress`` / ``decompress`` (a frame's range-coder session), ``bits`` (analysis).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nvc_core.entropy.gaussian import LIKELIHOOD_MIN
+from nvc_core.entropy.coder import FrameDecoder, FrameEncoder, constriction_stream
+from nvc_core.entropy.gaussian import CODER_PROBABILITY_MIN, LIKELIHOOD_MIN
 
 Z_RANGE = 48
 
@@ -31,6 +36,7 @@ class FactorizedPrior(nn.Module):
             self.biases.append(nn.Parameter(torch.empty(channels, dims[i + 1], 1).uniform_(-0.5, 0.5)))
             if i < len(filters):
                 self.factors.append(nn.Parameter(torch.zeros(channels, dims[i + 1], 1)))
+        self._cache: _Tables | None = None
 
     def _logits_cumulative(self, x: torch.Tensor) -> torch.Tensor:
         # x: (C, 1, N) -> (C, 1, N)
@@ -40,8 +46,16 @@ class FactorizedPrior(nn.Module):
                 x = x + torch.tanh(self.factors[i]) * torch.tanh(x)
         return x
 
-    def likelihood(self, z_hat: torch.Tensor) -> torch.Tensor:
-        """Per-element probability of ``z_hat`` (B,C,H,W)."""
+    def __getstate__(self) -> dict:
+        """Copies and pickles leave the coding tables behind (they are rebuilt on first use)."""
+        return {**self.__dict__, "_cache": None}
+
+    @property
+    def channels(self) -> int:
+        return self.matrices[0].shape[0]
+
+    def forward(self, z_hat: torch.Tensor) -> torch.Tensor:
+        """Training/estimation: per-element probability of ``z_hat`` (B,C,H,W)."""
         b, c, h, w = z_hat.shape
         x = z_hat.permute(1, 0, 2, 3).reshape(c, 1, -1)
         lower = self._logits_cumulative(x - 0.5)
@@ -50,44 +64,54 @@ class FactorizedPrior(nn.Module):
         p = (torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower)).abs()
         return p.clamp_min(LIKELIHOOD_MIN).reshape(c, b, h, w).permute(1, 0, 2, 3)
 
-    @torch.no_grad()
+    # -- coding (batch of one) ----------------------------------------------------------------------
+    def _tables(self) -> _Tables:
+        """The coding tables, rebuilt only when a parameter changed (training steps and
+        ``load_state_dict`` write the parameters in place, which bumps their version counters)."""
+        key = tuple((p.data_ptr(), p._version) for p in self.parameters())
+        if self._cache is None or self._cache.key != key:
+            with torch.no_grad():
+                support = torch.arange(-Z_RANGE, Z_RANGE + 1, dtype=torch.float32, device=self.matrices[0].device)
+                lik = self(support.view(1, 1, 1, -1).expand(1, self.channels, 1, -1))  # (1, C, 1, S)
+            pmf = lik[0, :, 0].double().cpu().numpy()
+            pmf /= pmf.sum(axis=1, keepdims=True)
+            models = [constriction_stream().model.Categorical(p, perfect=False) for p in pmf]
+            # constriction gives every symbol at least one 2^-24 quantum: the mode gets at most this much more
+            mode = np.minimum(pmf.max(axis=1) + pmf.shape[1] * CODER_PROBABILITY_MIN, 1.0)
+            self._cache = _Tables(key, pmf, models, -np.log2(mode))
+        return self._cache
+
     def pmf_table(self) -> np.ndarray:
         """(C, 2*Z_RANGE+1) float64 probabilities of the symbols -Z_RANGE..Z_RANGE, per channel."""
-        c = self.matrices[0].shape[0]
-        support = torch.arange(-Z_RANGE, Z_RANGE + 1, dtype=torch.float32, device=self.matrices[0].device)
-        lik = self.likelihood(support.view(1, 1, 1, -1).expand(1, c, 1, -1))  # (1, C, 1, S)
-        table = lik[0, :, 0].double().cpu().numpy()
-        return table / table.sum(axis=1, keepdims=True)
+        return self._tables().pmf
 
-    @torch.no_grad()
-    def encode(self, z_sym: torch.Tensor, table: np.ndarray) -> tuple[bytes, np.ndarray]:
-        """Code integer ``z_sym`` (1,C,H,W) in [-Z_RANGE, Z_RANGE]; returns bytes and bits per element."""
-        import constriction   # range coding only: training runs without it
-        symbols, probs = self._flatten(z_sym, table)
-        encoder = constriction.stream.queue.RangeEncoder()
-        encoder.encode(symbols, constriction.stream.model.Categorical(perfect=False), probs)
-        return encoder.get_compressed().astype("<u4").tobytes(), self.bits(z_sym, table)
+    def compress(self, z_sym: torch.Tensor, coder: FrameEncoder) -> None:
+        """Code integer ``z_sym`` (1,C,H,W) in [-Z_RANGE, Z_RANGE], channel by channel."""
+        symbols = z_sym[0].cpu().numpy().astype(np.int32).reshape(self.channels, -1) + Z_RANGE
+        for channel, model in zip(symbols, self._tables().models):
+            coder.encode(channel, model)
 
-    @staticmethod
-    def bits(z_sym: torch.Tensor, table: np.ndarray) -> np.ndarray:
+    def decompress(self, coder: FrameDecoder, shape: tuple[int, int, int]) -> torch.Tensor:
+        """Inverse of :meth:`compress`: integer ẑ of ``shape`` (C,H,W) as a (1,C,H,W) float tensor."""
+        c, h, w = shape
+        symbols = np.stack([coder.decode(model, count=h * w) for model in self._tables().models])
+        return torch.from_numpy((symbols - Z_RANGE).reshape(1, c, h, w).astype(np.float32))
+
+    def bits(self, z_sym: torch.Tensor) -> np.ndarray:
         """-log2 P(ẑ) per element (C,H,W) under the coding table."""
         symbols = z_sym[0].cpu().numpy().astype(np.int64) + Z_RANGE        # (C,H,W)
         channel = np.arange(symbols.shape[0]).reshape(-1, 1, 1)
-        return (-np.log2(table[channel, symbols])).astype(np.float32)
+        return (-np.log2(self._tables().pmf[channel, symbols])).astype(np.float32)
 
-    def decode(self, data: bytes, shape: tuple[int, int, int], table: np.ndarray) -> np.ndarray:
-        """Inverse of :meth:`encode`: int32 symbols of ``shape`` (C,H,W)."""
-        import constriction   # range coding only: training runs without it
-        if len(data) % 4:
-            raise ValueError("malformed hyper-latent sub-stream")
-        c, h, w = shape
-        probs = np.repeat(table, h * w, axis=0)
-        decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
-        symbols = decoder.decode(constriction.stream.model.Categorical(perfect=False), probs)
-        return (np.asarray(symbols, dtype=np.int32) - Z_RANGE).reshape(shape)
+    def min_bits(self, height: int, width: int) -> float:
+        """A lower bound on the bits any ẑ of (C, height, width) costs: every element at its channel's
+        mode. A sub-stream shorter than this cannot hold that size (checked before decoding)."""
+        return float(self._tables().mode_bits.sum()) * height * width
 
-    @staticmethod
-    def _flatten(z_sym: torch.Tensor, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        h, w = z_sym.shape[2:]
-        symbols = (z_sym[0].cpu().numpy().astype(np.int32) + Z_RANGE).reshape(-1)
-        return symbols, np.repeat(table, h * w, axis=0)
+
+@dataclass
+class _Tables:
+    key: tuple
+    pmf: np.ndarray                 # (C, S) float64
+    models: list                    # one constriction Categorical per channel
+    mode_bits: np.ndarray           # (C,) -log2 of the largest coded probability of each channel

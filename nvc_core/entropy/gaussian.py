@@ -7,11 +7,13 @@ arithmetic differs in the last bits.
 """
 from __future__ import annotations
 
+import functools
 import math
-import struct
 
 import numpy as np
 import torch
+
+from nvc_core.entropy.coder import constriction_stream
 
 SCALE_MIN = 0.11
 SCALE_MAX = 64.0
@@ -22,7 +24,6 @@ LIKELIHOOD_MIN = 1e-9
 #: constriction's default models use 24-bit fixed-point probabilities; no symbol gets less than this.
 CODER_PROBABILITY_MIN = 2.0 ** -24
 _LOG_STEP = (math.log(SCALE_MAX) - math.log(SCALE_MIN)) / (SCALE_LEVELS - 1)
-_HEADER = struct.Struct("<hh")
 
 
 def gaussian_likelihood(y_hat: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -65,36 +66,12 @@ def snap_parameters(mean: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tens
     return mean_q, scale_q
 
 
-def encode_symbols(encoder: constriction.stream.queue.RangeEncoder, symbols: np.ndarray,
-                   mean: np.ndarray, scale: np.ndarray, lo: int, hi: int) -> None:
-    """Append integer ``symbols`` with per-element Gaussian parameters to a range coder."""
-    import constriction   # range coding only: training runs without it
-    family = constriction.stream.model.QuantizedGaussian(lo, hi)
-    encoder.encode(symbols.astype(np.int32).ravel(), family,
-                   mean.astype(np.float64).ravel(), scale.astype(np.float64).ravel())
+def gaussian_family(lo: int, hi: int):
+    """constriction's QuantizedGaussian over the alphabet [lo, hi] (means and scales given per symbol)."""
+    return constriction_stream().model.QuantizedGaussian(lo, hi)
 
 
-def decode_symbols(decoder: constriction.stream.queue.RangeDecoder, mean: np.ndarray,
-                   scale: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """Inverse of :func:`encode_symbols`; returns int32 symbols shaped like ``mean``."""
-    import constriction   # range coding only: training runs without it
-    family = constriction.stream.model.QuantizedGaussian(lo, hi)
-    out = decoder.decode(family, mean.astype(np.float64).ravel(), scale.astype(np.float64).ravel())
-    return np.asarray(out, dtype=np.int32).reshape(mean.shape)
-
-
-def pack_stream(encoder: constriction.stream.queue.RangeEncoder, lo: int, hi: int) -> bytes:
-    """Sub-stream layout: int16 min symbol, int16 max symbol, then the coder's uint32 words (LE)."""
-    return _HEADER.pack(lo, hi) + encoder.get_compressed().astype("<u4").tobytes()
-
-
-def open_stream(data: bytes) -> tuple[constriction.stream.queue.RangeDecoder, int, int]:
-    """Parse a sub-stream written by :func:`pack_stream`."""
-    import constriction   # range coding only: training runs without it
-    if len(data) < _HEADER.size or (len(data) - _HEADER.size) % 4:
-        raise ValueError("malformed latent sub-stream")
-    lo, hi = _HEADER.unpack_from(data)
-    if lo >= hi:
-        raise ValueError("malformed latent sub-stream")
-    words = np.frombuffer(data, dtype="<u4", offset=_HEADER.size).astype(np.uint32)
-    return constriction.stream.queue.RangeDecoder(words), lo, hi
+@functools.cache
+def bounds_model():
+    """Model of the alphabet bounds (lo, hi) of a latent, coded in the frame's session before its symbols."""
+    return constriction_stream().model.QuantizedLaplace(-SYMBOL_LIMIT, SYMBOL_LIMIT + 1, 0.0, 2.0)

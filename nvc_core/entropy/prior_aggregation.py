@@ -17,14 +17,17 @@ the paper's raster-order masked 3D context, for measuring what the checkerboard 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nvc_core.entropy.gaussian import (SCALE_MIN, coding_bits, decode_symbols, encode_symbols,
-                                       gaussian_likelihood, open_stream, pack_stream, snap_parameters,
-                                       symbol_range)
+from nvc_core.entropy.coder import FrameDecoder, FrameEncoder
+from nvc_core.entropy.gaussian import (SCALE_MIN, bounds_model, coding_bits, gaussian_family, gaussian_likelihood,
+                                       snap_parameters, symbol_range)
+from nvc_core.errors import BitstreamError
 
 
 def anchor_mask(height: int, width: int, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -108,51 +111,69 @@ class PriorAggregation(nn.Module):
         mean, scale = self.parameters_for(y_hat, hyper, temporal)
         return gaussian_likelihood(y_hat, mean, scale)
 
-    # -- coding -------------------------------------------------------------------------------
+    # -- coding (batch of one) ---------------------------------------------------------------
     @torch.no_grad()
-    def compress(self, y_sym: torch.Tensor, hyper: torch.Tensor, temporal: torch.Tensor | None
-                 ) -> tuple[bytes, np.ndarray]:
-        """Code integer ``y_sym`` (1,C,H,W) in two checkerboard passes; returns bytes, bits (C,H,W)."""
-        import constriction   # range coding only: training runs without it
+    def compress(self, y_sym: torch.Tensor, hyper: torch.Tensor, temporal: torch.Tensor | None,
+                 coder: FrameEncoder) -> CodingParameters:
+        """Code integer ``y_sym`` (1,C,H,W): its alphabet bounds, then two checkerboard passes."""
         anchors = anchor_mask(*y_sym.shape[-2:], y_sym.device).bool().expand_as(y_sym)
         lo, hi = symbol_range(y_sym)
-        encoder = constriction.stream.queue.RangeEncoder()
+        coder.encode(np.array([lo, hi]), bounds_model())
+        family = gaussian_family(lo, hi)
         known = torch.zeros_like(y_sym)
         coded_mean, coded_scale = torch.zeros_like(y_sym), torch.zeros_like(y_sym)
         for select in (anchors, ~anchors):
             mean, scale = snap_parameters(*self.parameters_for(known, hyper, temporal))
-            encode_symbols(encoder, y_sym[select].cpu().numpy(), mean[select].cpu().numpy(),
-                           scale[select].cpu().numpy(), lo, hi)
+            coder.encode(y_sym[select].cpu().numpy(), family, mean[select].cpu().numpy(), scale[select].cpu().numpy())
             coded_mean = torch.where(select, mean, coded_mean)
             coded_scale = torch.where(select, scale, coded_scale)
             known = torch.where(select, y_sym, known)
-        bits = coding_bits(y_sym, coded_mean, coded_scale, lo, hi)
-        return pack_stream(encoder, lo, hi), bits[0].cpu().numpy().astype(np.float32)
+        return CodingParameters(coded_mean, coded_scale, lo, hi)
 
     @torch.no_grad()
-    def decompress(self, data: bytes, hyper: torch.Tensor, temporal: torch.Tensor | None) -> torch.Tensor:
-        """Inverse of :meth:`compress`: the integer latent (1,C,H,W) as a float tensor."""
-        decoder, lo, hi = open_stream(data)
+    def decompress(self, coder: FrameDecoder, hyper: torch.Tensor, temporal: torch.Tensor | None
+                   ) -> tuple[torch.Tensor, CodingParameters]:
+        """Inverse of :meth:`compress`: the integer latent (1,C,H,W) as a float tensor, and its parameters."""
+        lo, hi = (int(v) for v in coder.decode(bounds_model(), count=2))
+        if lo >= hi:
+            raise BitstreamError("corrupt bitstream: empty latent alphabet")
+        family = gaussian_family(lo, hi)
         b, _, h, w = hyper.shape
         shape = (b, self.channels, h, w)
         anchors = anchor_mask(h, w, hyper.device).bool().expand(shape)
         known = hyper.new_zeros(shape)
+        coded_mean, coded_scale = hyper.new_zeros(shape), hyper.new_zeros(shape)
         for select in (anchors, ~anchors):
             mean, scale = snap_parameters(*self.parameters_for(known, hyper, temporal))
-            sym = decode_symbols(decoder, mean[select].cpu().numpy(), scale[select].cpu().numpy(), lo, hi)
+            sym = coder.decode(family, mean[select].cpu().numpy(), scale[select].cpu().numpy())
             known[select] = torch.from_numpy(sym.astype(np.float32)).to(known.device)
-        return known
+            coded_mean = torch.where(select, mean, coded_mean)
+            coded_scale = torch.where(select, scale, coded_scale)
+        return known, CodingParameters(coded_mean, coded_scale, lo, hi)
 
     @torch.no_grad()
     def bits(self, y_sym: torch.Tensor, hyper: torch.Tensor, temporal: torch.Tensor | None) -> torch.Tensor:
-        """Bits per element (1,C,H,W) under the coding distribution, without writing a stream.
+        """Bits per element (1,C,H,W) under the coding distribution, without coding (one pass).
 
         Anchor parameters do not depend on the known part (their context is zero), so one pass with
         the anchors known gives the parameters of both passes.
         """
         anchors = anchor_mask(*y_sym.shape[-2:], y_sym.device)
         mean, scale = snap_parameters(*self.parameters_for(y_sym * anchors, hyper, temporal))
-        return coding_bits(y_sym, mean, scale, *symbol_range(y_sym))
+        return CodingParameters(mean, scale, *symbol_range(y_sym)).bits(y_sym)
 
 
-__all__ = ["PriorAggregation", "STHAM", "MaskedConv3d", "anchor_mask"]
+@dataclass
+class CodingParameters:
+    """The snapped (μ, σ) every element of ŷ was coded with, and the alphabet [lo, hi]."""
+    mean: torch.Tensor
+    scale: torch.Tensor
+    lo: int
+    hi: int
+
+    def bits(self, y_sym: torch.Tensor) -> torch.Tensor:
+        """-log2 P per element (1,C,H,W) under these parameters."""
+        return coding_bits(y_sym, self.mean, self.scale, self.lo, self.hi)
+
+
+__all__ = ["PriorAggregation", "STHAM", "MaskedConv3d", "CodingParameters", "anchor_mask"]

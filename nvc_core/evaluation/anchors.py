@@ -34,7 +34,8 @@ import numpy as np
 
 from nvc_core.color import rgb_to_yuv420, yuv420_to_rgb
 from nvc_core.errors import NVCError
-from nvc_core.evaluation.rd import RDPoint, bits_per_pixel, frame_metrics, mean_metrics
+from nvc_core.evaluation.rd import RDPoint, bits_per_pixel
+from nvc_core.metrics import frame_metrics, mean_over_frames
 from nvc_core.video_io import open_video
 
 DEFAULT_CRFS = (18, 23, 28, 33, 38)
@@ -138,7 +139,7 @@ def code_anchor(source_yuv: Path, frames: list[np.ndarray], fps: Fraction, codec
     if len(decoded) != len(frames):
         raise AnchorError(f"{codec} CRF {crf}: decoded {len(decoded)} frames, expected {len(frames)}")
     nbytes = stream.stat().st_size
-    means = mean_metrics(frame_metrics(o, d) for o, d in zip(frames, decoded))
+    means = mean_over_frames(frame_metrics(o, d) for o, d in zip(frames, decoded))
     return RDPoint(bytes=nbytes, bpp=bits_per_pixel(nbytes, w, h, len(frames)), encode_s=encode_s,
                    decode_s=decode_s, crf=crf, **means)
 

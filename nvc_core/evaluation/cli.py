@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nvc_core.defaults import DEFAULT_EVAL_FRAMES, DEFAULT_GOP
 from nvc_core.errors import NVCError
-from nvc_core.evaluation import anchors, report
-from nvc_core.evaluation.run import DEFAULT_FRAMES, DEFAULT_GOP, EvalSettings, default_clips, evaluate
+from nvc_core.evaluation import anchors
 
 DEFAULT_OUT = Path("runs/eval")
 
@@ -50,8 +50,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--qualities", type=_qualities, default=None, metavar="Q,Q,...|all",
                    help="rate points of our codec (default: all)")
     p.add_argument("--gop", type=int, default=DEFAULT_GOP, help=f"GOP of every codec (default {DEFAULT_GOP})")
-    p.add_argument("--frames", type=int, default=DEFAULT_FRAMES,
-                   help=f"first N frames of each clip (default {DEFAULT_FRAMES})")
+    p.add_argument("--frames", type=int, default=DEFAULT_EVAL_FRAMES,
+                   help=f"first N frames of each clip (default {DEFAULT_EVAL_FRAMES})")
     p.add_argument("--anchors", type=_anchor_list, default=list(anchors.CODECS), metavar="x264,x265|none",
                    help="anchor codecs (default: x264,x265)")
     p.add_argument("--crf", type=_int_list, default=list(anchors.DEFAULT_CRFS), metavar="CRF,CRF,...",
@@ -68,6 +68,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Run the evaluation; exit code 0, or 1 when a bitstream did not decode to the encoder's output."""
+    from nvc_core.evaluation import report   # matplotlib, torch: loaded only when evaluating
+    from nvc_core.evaluation.run import EvalSettings, default_clips, evaluate
     if args.frames < 1 or args.gop < 1:
         raise NVCError("--frames and --gop must be at least 1")
     settings = EvalSettings(clips=args.clips or default_clips(), out=args.out, qualities=args.qualities,

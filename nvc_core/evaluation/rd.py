@@ -2,22 +2,15 @@
 
 Every codec (ours and the x264/x265 anchors) is summarised the same way: ``bytes`` is the size of the
 coded file, ``bpp = 8 * bytes / (width * height * frames)``, and each quality metric is the mean of
-its per-frame values (per-frame PSNR averaged over frames, the convention of the learned video
-coding literature, rather than the PSNR of the mean MSE).
+its per-frame values (``nvc_core.metrics.mean_over_frames``: per-frame PSNR averaged over frames,
+the convention of the learned video coding literature, rather than the PSNR of the mean MSE).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Iterable
 
-import numpy as np
-
-from nvc_core.metrics import ms_ssim, psnr, psnr_y
-
-#: Quality metrics reported for every point, in the order they are printed.
-METRICS = ("psnr_rgb", "psnr_y", "ms_ssim")
-
+from nvc_core.metrics import FRAME_METRICS as METRICS
 
 _CODEC_SPECIFIC = ("quality", "crf", "decode_matches", "frames")
 
@@ -45,19 +38,3 @@ class RDPoint:
 
 def bits_per_pixel(nbytes: int, width: int, height: int, frames: int) -> float:
     return 8.0 * nbytes / (width * height * frames)
-
-
-def frame_metrics(original: np.ndarray, decoded: np.ndarray) -> dict[str, float]:
-    """RGB PSNR, Y PSNR and MS-SSIM of one decoded RGB uint8 frame."""
-    return {"psnr_rgb": psnr(original, decoded), "psnr_y": psnr_y(original, decoded),
-            "ms_ssim": ms_ssim(original, decoded)}
-
-
-def mean_metrics(per_frame: Iterable[dict]) -> dict[str, float | None]:
-    """Mean of each metric over frames, skipping frames where it is unknown (None)."""
-    rows = list(per_frame)
-    means: dict[str, float | None] = {}
-    for name in METRICS:
-        values = [r[name] for r in rows if r.get(name) is not None]
-        means[name] = float(np.mean(values)) if values else None
-    return means

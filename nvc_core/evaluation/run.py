@@ -9,8 +9,8 @@ codec; ``rd_<clip>.png`` plots the curves; the BD-rate table compares our main v
 other curve (see ``nvc_core.evaluation.report``).
 
 Timings are wall-clock seconds of the whole call: for our codec ``encode_s`` includes reading the
-source and the per-frame metrics the encoder computes; ``decode_s`` writes no video (the decoded
-frames stay in memory).
+source and the per-frame metrics the encoder computes (``Analysis.STATS``); ``decode_s`` is a plain
+decode that writes no video (the decoded frames are compared in memory).
 """
 
 from __future__ import annotations
@@ -26,20 +26,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nvc_core.analysis import Analysis
 from nvc_core.codec import decode_video, encode_video
+from nvc_core.defaults import DEFAULT_EVAL_FRAMES, DEFAULT_GOP
 from nvc_core.errors import BitstreamError, NVCError
 from nvc_core.evaluation import anchors, report
-from nvc_core.evaluation.rd import RDPoint, bits_per_pixel, mean_metrics
+from nvc_core.evaluation.rd import RDPoint, bits_per_pixel
+from nvc_core.metrics import mean_over_frames
 from nvc_core.weights import load_model
 
 #: Folder of the default evaluation clips, next to the repository (../shared/data/eval/video).
 DEFAULT_CLIP_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "eval" / "video"
 DEFAULT_CLIPS = ("carphone_pristine.mp4", "bikes.mp4", "BasketballPass_416x240", "foreman_cif_intra_hq.mkv")
-#: Frames per clip by default (an I-frame and 7 P-frames): the default run (4 clips, 6 qualities, both
-#: anchors) took 23 min (1364 s, 0.8 GB peak RSS) on this project's 2-core machine with other jobs
-#: running (load average 4 to 7).
-DEFAULT_FRAMES = 8
-DEFAULT_GOP = 12
 
 
 @dataclass(frozen=True)
@@ -57,7 +55,7 @@ class EvalSettings:
     out: Path
     qualities: list[int] | None = None  # None: every rate point of the model
     gop: int = DEFAULT_GOP
-    frames: int = DEFAULT_FRAMES
+    frames: int = DEFAULT_EVAL_FRAMES
     anchors: list[str] = field(default_factory=lambda: list(anchors.CODECS))
     crfs: list[int] = field(default_factory=lambda: list(anchors.DEFAULT_CRFS))
     intra_only: bool = False
@@ -94,13 +92,13 @@ def code_ours(clip: Path, out_dir: Path, model, variant: Variant, quality: int, 
     recons: list[np.ndarray] = []
     start = time.perf_counter()
     enc = encode_video(clip, stream, model, quality=quality, gop=1 if variant.intra_only else gop,
-                       frames=frames, temporal_prior=variant.temporal_prior, keep_analysis=False,
+                       frames=frames, temporal_prior=variant.temporal_prior, analysis=Analysis.STATS,
                        on_frame=lambda r, *_: recons.append(r.reconstruction))
     encode_s = time.perf_counter() - start
     same: list[bool] = []
     start = time.perf_counter()
     try:
-        decode_video(stream, model, keep_analysis=False,
+        decode_video(stream, model, analysis=Analysis.NONE,
                      on_frame=lambda r, i, _: same.append(np.array_equal(r.reconstruction, recons[i - 1])))
         decode_s: float | None = time.perf_counter() - start
     except BitstreamError as exc:
@@ -111,7 +109,7 @@ def code_ours(clip: Path, out_dir: Path, model, variant: Variant, quality: int, 
     return RDPoint(bytes=enc.file_bytes, bpp=bits_per_pixel(enc.file_bytes, w, h, len(per_frame)),
                    encode_s=encode_s, decode_s=decode_s, quality=quality,
                    decode_matches=len(same) == len(recons) and all(same), frames=per_frame,
-                   **mean_metrics(per_frame))
+                   **mean_over_frames(per_frame))
 
 
 def _ffmpeg_version() -> str | None:

@@ -2,11 +2,16 @@
 
 NLAM (from NLAIC): ``y = x + trunk(x) * mask(x)`` where the mask branch is a non-local block followed
 by residual blocks, a 1x1 conv and a sigmoid. The mask (values in [0, 1], same shape as ``x``) is the
-attention map the analyzer shows; the module keeps the last one in ``last_mask``.
+attention map the analyzer shows; it is recorded only on request, inside :func:`record_masks`
+(the modules keep no state between passes).
 LAM is the same with the non-local block removed: its mask sees only local features (footnote 4).
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
 import torch
 from torch import nn
 
@@ -35,7 +40,7 @@ class NonLocalBlock(nn.Module):
 
 
 class _AttentionModule(nn.Module):
-    """x + trunk(x) * sigmoid(mask_branch(x)); the mask is kept for analysis."""
+    """x + trunk(x) * sigmoid(mask_branch(x))."""
 
     def __init__(self, channels: int, blocks: int, non_local: bool):
         super().__init__()
@@ -43,12 +48,9 @@ class _AttentionModule(nn.Module):
         head = [NonLocalBlock(channels)] if non_local else []
         self.mask_branch = nn.Sequential(*head, residual_stack(channels, blocks),
                                          nn.Conv2d(channels, channels, 1))
-        self.last_mask: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mask = torch.sigmoid(self.mask_branch(x))
-        self.last_mask = mask.detach()
-        return x + self.trunk(x) * mask
+        return x + self.trunk(x) * torch.sigmoid(self.mask_branch(x))
 
 
 class NLAM(_AttentionModule):
@@ -63,3 +65,26 @@ class LAM(_AttentionModule):
 
     def __init__(self, channels: int, blocks: int = 3):
         super().__init__(channels, blocks, non_local=False)
+
+
+@contextmanager
+def record_masks(modules: dict[str, nn.Module]) -> Iterator[dict[str, np.ndarray]]:
+    """While the block runs, record the channel-mean mask (h, w) in [0, 1] of the first NLAM inside each
+    of ``modules`` (name -> module), for the first sample of the batch, into the dict it yields."""
+    masks: dict[str, np.ndarray] = {}
+
+    def hook(name: str):
+        def record(_module, _inputs, logits: torch.Tensor) -> None:
+            masks[name] = torch.sigmoid(logits[0].detach()).mean(0).float().cpu().numpy()
+        return record
+
+    handles = []
+    for name, module in modules.items():
+        nlam = next((m for m in module.modules() if isinstance(m, NLAM)), None)
+        if nlam is not None:
+            handles.append(nlam.mask_branch.register_forward_hook(hook(name)))
+    try:
+        yield masks
+    finally:
+        for handle in handles:
+            handle.remove()

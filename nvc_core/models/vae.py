@@ -8,16 +8,17 @@ per-channel gains applied to y before quantization and inverse gains applied to 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
+from nvc_core.entropy.coder import FrameDecoder, FrameEncoder
 from nvc_core.entropy.factorized import Z_RANGE, FactorizedPrior
 from nvc_core.entropy.gaussian import SYMBOL_LIMIT
-from nvc_core.entropy.prior_aggregation import PriorAggregation
+from nvc_core.entropy.prior_aggregation import CodingParameters, PriorAggregation
 from nvc_core.layers import LAM, NLAM, conv, deconv
 from nvc_core.layers.blocks import residual_stack
 from nvc_core.quantization import quantize
@@ -90,13 +91,12 @@ class CoderOutput:
 
 @dataclass
 class CodedLatents:
-    """One coder's share of a frame: sub-streams, symbols, bits per element, decoder output."""
-    streams: dict[str, bytes]
-    symbols: dict[str, np.ndarray]
-    bit_maps: dict[str, np.ndarray]
-    decoded: object
+    """One coder's share of a frame: the symbols ẑ and ŷ (float tensors), the parameters ŷ was coded
+    with, and the decoder output (frame, residual or MCFs)."""
+    z_hat: torch.Tensor
     y_hat: torch.Tensor
-    attention: dict[str, np.ndarray] = field(default_factory=dict)
+    y_parameters: CodingParameters
+    decoded: object
 
 
 class VAECoder(nn.Module):
@@ -133,55 +133,36 @@ class VAECoder(nn.Module):
         y = self.analysis(x, q)
         z_hat = quantize(self.eh(y), self.training)
         y_hat = quantize(y, self.training)
-        likelihoods = {"y": self.pa(y_hat, self.dh(z_hat), temporal), "z": self.z_prior.likelihood(z_hat)}
+        likelihoods = {"y": self.pa(y_hat, self.dh(z_hat), temporal), "z": self.z_prior(z_hat)}
         return CoderOutput(self.synthesis(y_hat, q), y_hat, likelihoods)
 
-    # -- coding (batch of one) --------------------------------------------------------------------
+    # -- coding (batch of one), into / from the frame's range-coder session ------------------------
     @torch.no_grad()
-    def compress(self, x: torch.Tensor, q: int, temporal: torch.Tensor | None = None) -> CodedLatents:
+    def compress(self, x: torch.Tensor, q: int, temporal: torch.Tensor | None, coder: FrameEncoder) -> CodedLatents:
         y = self.analysis(x, q)
         y_sym = torch.round(y).clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT)
         z_sym = torch.round(self.eh(y)).clamp(-Z_RANGE, Z_RANGE)
-        encoder_masks = {"main_enc": self.em, "hyper_enc": self.eh}
-        z_stream, z_bits = self.z_prior.encode(z_sym, self.z_prior.pmf_table())
-        y_stream, y_bits = self.pa.compress(y_sym, self.dh(z_sym), temporal)
-        decoded = self.synthesis(y_sym, q)
-        return CodedLatents(
-            streams={"z": z_stream, "y": y_stream},
-            symbols={"z": _ints(z_sym), "y": _ints(y_sym)},
-            bit_maps={"z": z_bits, "y": y_bits}, decoded=decoded, y_hat=y_sym,
-            attention={**_attention(encoder_masks), **self.decoder_attention()})
+        self.z_prior.compress(z_sym, coder)
+        parameters = self.pa.compress(y_sym, self.dh(z_sym), temporal, coder)
+        return CodedLatents(z_sym, y_sym, parameters, self.synthesis(y_sym, q))
 
     @torch.no_grad()
-    def decompress(self, streams: dict[str, bytes], latent_hw: tuple[int, int], q: int,
+    def decompress(self, coder: FrameDecoder, latent_hw: tuple[int, int], q: int,
                    temporal: torch.Tensor | None = None, device: torch.device | str = "cpu") -> CodedLatents:
         h, w = latent_hw
-        n = self.z_prior.matrices[0].shape[0]
-        table = self.z_prior.pmf_table()
-        z_sym = torch.from_numpy(self.z_prior.decode(streams["z"], (n, h // 4, w // 4), table)).float()
-        z_sym = z_sym.unsqueeze(0).to(device)
-        hyper = self.dh(z_sym)
-        y_sym = self.pa.decompress(streams["y"], hyper, temporal)
-        decoded = self.synthesis(y_sym, q)
-        z_bits = self.z_prior.bits(z_sym, table)
-        y_bits = self.pa.bits(y_sym, hyper, temporal)[0].cpu().numpy().astype(np.float32)
-        return CodedLatents(streams=streams, symbols={"z": _ints(z_sym), "y": _ints(y_sym)},
-                            bit_maps={"z": z_bits, "y": y_bits}, decoded=decoded, y_hat=y_sym,
-                            attention=self.decoder_attention())
+        z_sym = self.z_prior.decompress(coder, (self.z_prior.channels, h // 4, w // 4)).to(device)
+        y_sym, parameters = self.pa.decompress(coder, self.dh(z_sym), temporal)
+        return CodedLatents(z_sym, y_sym, parameters, self.synthesis(y_sym, q))
 
-    def decoder_attention(self) -> dict[str, np.ndarray]:
-        return _attention({"main_dec": self.dm, "hyper_dec": self.dh})
+    def min_bits(self, latent_hw: tuple[int, int]) -> float:
+        """Lower bound on the bits of this coder's share of a frame whose latent is ``latent_hw``."""
+        return self.z_prior.min_bits(latent_hw[0] // 4, latent_hw[1] // 4)
 
+    def bit_maps(self, latents: CodedLatents) -> dict[str, np.ndarray]:
+        """Bits per element of ẑ and ŷ, (C,h,w) each, under the distributions they were coded with."""
+        y_bits = latents.y_parameters.bits(latents.y_hat)[0].cpu().numpy().astype(np.float32)
+        return {"z": self.z_prior.bits(latents.z_hat), "y": y_bits}
 
-def _ints(t: torch.Tensor) -> np.ndarray:
-    return t[0].cpu().numpy().astype(np.int32)
-
-
-def _attention(modules: dict[str, nn.Module]) -> dict[str, np.ndarray]:
-    """Channel-mean of the last mask of the first NLAM inside each module: (h, w) in [0, 1]."""
-    maps = {}
-    for name, module in modules.items():
-        nlam = next((m for m in module.modules() if isinstance(m, NLAM)), None)
-        if nlam is not None and nlam.last_mask is not None:
-            maps[name] = nlam.last_mask[0].mean(0).float().cpu().numpy()
-    return maps
+    def attention_modules(self) -> dict[str, nn.Module]:
+        """The networks whose first NLAM mask the analyzer shows, by the name it shows them under."""
+        return {"main_enc": self.em, "hyper_enc": self.eh, "main_dec": self.dm, "hyper_dec": self.dh}

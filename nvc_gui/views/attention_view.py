@@ -30,4 +30,4 @@ class AttentionView(ChooserImageView):
         underlay, opacity = self.underlay(record)
         self.image.set_title(f"NLAM {key}  {w}x{h}")
         self.image.set_scalar(mask, self._context.frame_size, levels=(0.0, 1.0),
-                              underlay=underlay, opacity=opacity)
+                              underlay=underlay, opacity=opacity, extent=self._context.padded_size)

@@ -23,8 +23,19 @@ class FrameContext:
 
     @property
     def frame_size(self) -> tuple[int, int]:
-        """(height, width) of the frame: the rectangle every image is drawn over."""
+        """(height, width) of the frame."""
         return self.record.height, self.record.width
+
+    @property
+    def padded_size(self) -> tuple[int, int]:
+        """(height, width) of the frame padded to a multiple of 64, as the networks saw it: what every
+        latent-resolution map (bit maps, NLAM masks) covers."""
+        from nvc_core.codec import padded_size    # loaded by the worker by the time frames exist
+        return padded_size(*self.frame_size)
+
+    def latent_cell(self, shape: tuple[int, ...]) -> int:
+        """Frame pixels per cell of a latent-resolution map `(..., h, w)` (16 for ŷ, 64 for ẑ)."""
+        return self.padded_size[0] // shape[-2]
 
 
 CODER_ORDER = ("intra", "motion", "residual")
@@ -40,9 +51,14 @@ class KeyChooser(QComboBox):
         self._wanted = preferred
         self.activated.connect(lambda i: setattr(self, "_wanted", self.itemText(i)))
 
+    def choose(self, key: str) -> None:
+        """Pick `key` as the user would."""
+        self._wanted = key
+        self.setCurrentText(key)
+
     def offer(self, keys: list[str], extra: tuple[str, ...] = ()) -> None:
         """Offer `keys` (sorted by coder, then name) followed by `extra` choices."""
-        items = sorted(keys, key=lambda k: (_coder_rank(k), k)) + list(extra)
+        items = sorted(keys, key=lambda k: (coder_rank(k), k)) + list(extra)
         suffix = self._wanted.partition(".")[2]
         similar = [k for k in items if k.partition(".")[2] == suffix]
         chosen = self._wanted if self._wanted in items else (similar or items or [""])[0]
@@ -54,7 +70,7 @@ class KeyChooser(QComboBox):
         self.blockSignals(False)
 
 
-def _coder_rank(key: str) -> int:
+def coder_rank(key: str) -> int:
     coder = key.partition(".")[0].split()[-1]    # "bits motion.y" -> "motion"
     return CODER_ORDER.index(coder) if coder in CODER_ORDER else len(CODER_ORDER)
 
@@ -69,13 +85,17 @@ class ChooserImageView(QWidget):
         super().__init__()
         self.chooser, self.image = chooser, image
         self.overlay = QCheckBox("over frame")
-        controls = QHBoxLayout()
-        controls.addWidget(chooser, stretch=1)
+        chooser.setMinimumContentsLength(8)
+        chooser.setSizeAdjustPolicy(KeyChooser.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        options = QHBoxLayout()               # a second row: the panel stays narrow
         for widget in (*extra, self.overlay):
-            controls.addWidget(widget)
+            options.addWidget(widget)
+        options.addStretch()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(controls)
+        layout.setSpacing(2)
+        layout.addWidget(chooser)
+        layout.addLayout(options)
         layout.addWidget(image, stretch=1)
         self._context: FrameContext | None = None
         chooser.currentTextChanged.connect(self._redraw)
@@ -89,6 +109,10 @@ class ChooserImageView(QWidget):
         if self.overlay.isChecked():
             return record.reconstruction, self.OVERLAY_OPACITY
         return None, 1.0
+
+    def clear(self) -> None:
+        self._context = None
+        self.image.clear()
 
     def _redraw(self) -> None:
         raise NotImplementedError

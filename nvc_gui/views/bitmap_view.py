@@ -1,6 +1,7 @@
-"""Bit maps of the latents: bits per spatial position of one latent ("<coder>.<y|z>"), summed over
-channels or for one channel, alone or over the frame; and, for the motion latents, the bits the
-temporal prior saves (re-costed without it minus with it)."""
+"""Bit maps of the latents: estimated bits per spatial position of one latent ("<coder>.<y|z>"),
+summed over channels or for one channel, alone or over the frame; and, for the motion latents, the
+bits the temporal prior saves (estimate without it minus estimate with it). Each latent cell is
+drawn at its true place: the maps cover the frame padded to a multiple of 64."""
 
 import numpy as np
 from PySide6.QtWidgets import QSpinBox
@@ -39,6 +40,7 @@ class BitMapView(ChooserImageView):
         key = self.latent.currentText()
         record = context.record
         underlay, opacity = self.underlay(record)
+        extent = context.padded_size
         if key == BITS_SAVED:
             saved = context.encoding.bits_saved_map(context.index)
             self.channel.setEnabled(False)
@@ -47,10 +49,10 @@ class BitMapView(ChooserImageView):
                 return
             bound = max(float(np.abs(saved).max()), 1e-3)
             total = context.encoding.bits_saved(context.index)
-            self.image.set_title(f"motion bits saved by the temporal prior: {total:.0f} "
-                                 "(recost_motion: without − with)")
+            self.image.set_title(f"motion ŷ bits saved by the temporal prior: {total:.2f} bits "
+                                 "(estimates: without − with)")
             self.image.set_scalar(saved, context.frame_size, levels=(-bound, bound), unit="bits",
-                                  colormap="CET-D1", underlay=underlay, opacity=opacity)
+                                  colormap="CET-D1", underlay=underlay, opacity=opacity, extent=extent)
             return
         bits = context.encoding.bit_map(context.index, key, context.temporal_prior)
         self.channel.setEnabled(True)
@@ -61,8 +63,9 @@ class BitMapView(ChooserImageView):
         channel = self.channel.value()
         shown = bits.sum(axis=0) if channel == ALL_CHANNELS else bits[channel]
         what = "Σ channels" if channel == ALL_CHANNELS else f"channel {channel}"
-        total = context.encoding.latent_bits(context.index, key, context.temporal_prior)
-        self.image.set_title(f"{key} ({'x'.join(map(str, bits.shape))}), {what}; {total:.0f} bits, "
-                             f"temporal prior {'on' if context.temporal_prior else 'off'}")
+        prior = f", temporal prior {'on' if context.temporal_prior else 'off'}" if key == "motion.y" else ""
+        self.image.set_title(f"{key} {'x'.join(map(str, bits.shape))} {what}: "
+                             f"{float(bits.sum(dtype=np.float64)):.1f} bits (estimate){prior}")
         self.image.set_scalar(shown, context.frame_size, levels=(0.0, max(float(shown.max()), 1e-3)),
-                              unit="bits", colormap="inferno", underlay=underlay, opacity=opacity)
+                              unit="bits", colormap="inferno", underlay=underlay, opacity=opacity,
+                              extent=extent)

@@ -69,6 +69,10 @@ class ResidualView(QWidget):
     def image_views(self) -> list[ImageView]:
         return [self.before, self.after]
 
+    def clear(self) -> None:
+        for view in self.image_views():
+            view.clear()
+
     def show_frame(self, context: FrameContext) -> None:
         record = context.record
         pairs = [(self.before, record.residual, "no residual (I-frame or decoded bitstream)"),

@@ -1,84 +1,134 @@
-"""An image panel with a colour bar and a read-out of the value under the cursor, and the link that
-makes all panels zoom and pan together."""
+"""An image panel with a colour bar and a read-out of the value under the cursor, the link that
+makes all panels zoom and pan together, and the latent-grid overlay.
+
+Coordinates are frame pixels: (0, 0) is the top-left corner of the frame, (W, H) the bottom-right.
+An image covers its true extent in the frame: a latent map of the frame padded to a multiple of 64
+covers the padded frame (its last row and column of cells may reach past the frame, which is then
+outlined), a flow at scale s covers ceil(H / 2^s) * 2^s rows."""
 
 from typing import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Signal
-from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QFont, QFontMetrics, QImage
+from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+Extent = tuple[int, int]    # (height, width) in frame pixels
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that never widens its parent: text that does not fit ends in "…" (the whole
+    text is the tooltip)."""
+
+    def __init__(self, text: str = ""):
+        super().__init__()
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setMinimumWidth(10)
+        self._full = ""
+        self.set_full_text(text)
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        metrics = QFontMetrics(self.font())
+        self.setText(metrics.elidedText(self._full or " ", Qt.TextElideMode.ElideRight, max(self.width(), 10)))
 
 
 class ImageView(QWidget):
-    """Shows an RGB image, or a scalar map with a colour bar (optionally over a faded RGB frame).
+    """Shows an RGB image, or a scalar map with a colour bar (optionally over a faded RGB frame)."""
 
-    Every image is stretched over the frame rectangle (0..W, 0..H), whatever its own resolution (a
-    latent has 1/16 of the frame's), so that linked views show the same part of the frame."""
-
-    activated = Signal(object)   # self, when the user clicks into the view
+    activated = Signal(object)          # self, when the user clicks into the view
+    maximise_requested = Signal(object)  # self, on a double click
+    hovered = Signal(float, float)      # frame coordinates under the mouse
 
     def __init__(self, title: str, colormap: str = "viridis", parent: QWidget | None = None):
         super().__init__(parent)
         self.title = title
+        self._title = ElidedLabel(title)
+        self._title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._graphics = pg.GraphicsLayoutWidget()
-        self._title = self._graphics.addLabel(title, row=0, col=0, colspan=2)
-        self.view = self._graphics.addViewBox(row=1, col=0, lockAspect=True, invertY=True,
+        self._graphics.setMinimumSize(60, 40)
+        self.view = self._graphics.addViewBox(row=0, col=0, lockAspect=True, invertY=True,
                                               enableMenu=False)
         self._rgb = pg.ImageItem()
         self._scalar = pg.ImageItem()
         self.view.addItem(self._rgb)
         self.view.addItem(self._scalar)
+        self._outline = QGraphicsRectItem()              # the frame, where an image reaches past it
+        self._outline.setPen(pg.mkPen("w", width=1, style=Qt.PenStyle.DashLine, cosmetic=True))
+        self._outline.setZValue(20)
+        self.view.addItem(self._outline)
+        self.grid = LatentGrid(self.view)
         self._colormap = pg.colormap.get(colormap)
         self.colorbar = pg.ColorBarItem(colorMap=self._colormap, interactive=False, width=12)
         self.colorbar.setImageItem(self._scalar)
-        self._graphics.addItem(self.colorbar, row=1, col=1)
-        self._readout = QLabel(" ")
-        self._readout.setMinimumWidth(10)   # long read-outs must not widen the dock
+        self._graphics.addItem(self.colorbar, row=0, col=1)
+        self._readout = ElidedLabel()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
+        layout.addWidget(self._title)
         layout.addWidget(self._graphics, stretch=1)
         layout.addWidget(self._readout)
         self._values: np.ndarray | None = None   # what the read-out reports, (h, w) or (h, w, k)
         self._unit = ""
-        self._frame_size: tuple[int, int] | None = None
+        self._frame_size: Extent | None = None
+        self._extent: Extent | None = None       # what the read-out values cover
         self._cursor: QPointF | None = None      # last mouse position, frame coordinates
         self._native: Callable[[], np.ndarray] | None = None   # the top layer as RGB, on demand
-        self._graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
-        self._graphics.scene().sigMouseClicked.connect(lambda _event: self.activated.emit(self))
+        scene = self._graphics.scene()
+        scene.sigMouseMoved.connect(self._on_mouse_moved)
+        scene.sigMouseClicked.connect(self._on_click)
         self.clear()
 
     def image_views(self) -> list["ImageView"]:
         return [self]
 
     def set_title(self, text: str) -> None:
-        self._title.setText(text)
+        self._title.set_full_text(text)
+
+    def title_text(self) -> str:
+        return self._title.full_text()
 
     def clear(self, message: str = "") -> None:
         """Show nothing (with `message` as the read-out, e.g. why there is nothing to show)."""
         self._rgb.clear()
         self._scalar.clear()
         self.colorbar.hide()
+        self._outline.hide()
+        self.grid.clear()
         self._values = self._native = None
-        self._readout.setText(message or " ")
+        self._readout.set_full_text(message)
 
-    def set_rgb(self, image: np.ndarray, frame_size: tuple[int, int],
-                values: np.ndarray | None = None, unit: str = "") -> None:
-        """Show an RGB image (uint8, or float in [0, 1]); the read-out reports `values` (default: the
-        image)."""
+    def set_rgb(self, image: np.ndarray, frame_size: Extent, values: np.ndarray | None = None,
+                unit: str = "", extent: Extent | None = None) -> None:
+        """Show an RGB image (uint8, or float in [0, 1]) over `extent` (default: the frame); the
+        read-out reports `values` (default: the image)."""
         rgb = _to_uint8(image)
         self._scalar.clear()
         self.colorbar.hide()
         self._rgb.setOpacity(1.0)
-        self._show(self._rgb, rgb, frame_size, levels=(0, 255))
-        self._set_readout(image if values is None else values, unit, lambda: rgb)
+        self._show(self._rgb, rgb, frame_size, extent, levels=(0, 255))
+        self._outline_frame(frame_size, extent)
+        self._set_readout(image if values is None else values, unit, extent or frame_size, lambda: rgb)
 
-    def set_scalar(self, data: np.ndarray, frame_size: tuple[int, int], levels: tuple[float, float],
+    def set_scalar(self, data: np.ndarray, frame_size: Extent, levels: tuple[float, float],
                    unit: str = "", colormap: str | None = None, underlay: np.ndarray | None = None,
-                   opacity: float = 1.0, values: np.ndarray | None = None) -> None:
-        """Show a scalar map `(h, w)` with the colour bar spanning `levels`; `underlay` (RGB) is
-        drawn faded beneath it when given."""
+                   opacity: float = 1.0, values: np.ndarray | None = None,
+                   extent: Extent | None = None) -> None:
+        """Show a scalar map `(h, w)` over `extent` (default: the frame) with the colour bar spanning
+        `levels`; `underlay` (RGB, frame-sized) is drawn faded beneath it when given."""
         if colormap is not None:
             self._colormap = pg.colormap.get(colormap)
             self.colorbar.setColorMap(self._colormap)
@@ -88,9 +138,10 @@ class ImageView(QWidget):
         if underlay is None:
             self._rgb.clear()
         else:
-            self._show(self._rgb, _to_uint8(underlay), frame_size, levels=(0, 255))
+            self._show(self._rgb, _to_uint8(underlay), frame_size, None, levels=(0, 255))
             self._rgb.setOpacity(0.5)
-        self._show(self._scalar, data.astype(np.float32), frame_size, autoLevels=False)
+        self._show(self._scalar, data.astype(np.float32), frame_size, extent, autoLevels=False)
+        self._outline_frame(frame_size, extent)
         self._scalar.setOpacity(opacity)
         self.colorbar.setLevels((low, high))
         self.colorbar.show()
@@ -100,51 +151,167 @@ class ImageView(QWidget):
             normalised = np.clip((data - low) / (high - low), 0, 1)
             return colormap.map(normalised.ravel(), mode=pg.ColorMap.BYTE)[:, :3].reshape(*data.shape, 3)
 
-        self._set_readout(data if values is None else values, unit, native)
+        self._set_readout(data if values is None else values, unit, extent or frame_size, native)
 
     def native_image(self) -> np.ndarray | None:
         """The top layer at its own resolution as RGB uint8 (what "save view" writes)."""
         return None if self._native is None else self._native()
 
     def frame_to_pixel(self, x: float, y: float) -> tuple[int, int] | None:
-        """The (row, column) of the read-out array under frame coordinates (x, y), if inside."""
+        """The (row, column) of the read-out array under frame coordinates (x, y), if inside both the
+        frame and the array."""
         if self._values is None or self._frame_size is None:
             return None
         height, width = self._frame_size
+        if not (0 <= x < width and 0 <= y < height):
+            return None
+        extent_h, extent_w = self._extent
         rows, cols = self._values.shape[:2]
-        row, col = int(np.floor(y * rows / height)), int(np.floor(x * cols / width))
-        return (row, col) if 0 <= row < rows and 0 <= col < cols else None
+        row, col = int(np.floor(y * rows / extent_h)), int(np.floor(x * cols / extent_w))
+        return (row, col) if row < rows and col < cols else None
 
-    def _show(self, item: pg.ImageItem, data: np.ndarray, frame_size: tuple[int, int], **options) -> None:
-        """Put `data` in `item` stretched over the frame rectangle; fit the view to a new frame size."""
-        height, width = frame_size
+    def _show(self, item: pg.ImageItem, data: np.ndarray, frame_size: Extent, extent: Extent | None,
+              **options) -> None:
+        """Put `data` in `item` over `extent`; fit the view to a new frame size."""
+        extent_h, extent_w = extent or frame_size
         item.setImage(data, **options)
-        item.setRect(QRectF(0, 0, width, height))
+        item.setRect(QRectF(0, 0, extent_w, extent_h))
         if self._frame_size != frame_size:
             self._frame_size = frame_size
+            self.fit()
+
+    def _outline_frame(self, frame_size: Extent, extent: Extent | None) -> None:
+        """Outline the frame when the top layer reaches past it (e.g. the padded part of a latent)."""
+        height, width = frame_size
+        self._outline.setRect(QRectF(0, 0, width, height))
+        self._outline.setVisible(extent is not None and tuple(extent) != tuple(frame_size))
+
+    def fit(self) -> None:
+        """Show the whole frame."""
+        if self._frame_size is not None:
+            height, width = self._frame_size
             self.view.setRange(QRectF(0, 0, width, height), padding=0)
 
-    def _set_readout(self, values: np.ndarray, unit: str, native: Callable[[], np.ndarray]) -> None:
-        self._values, self._unit, self._native = values, unit, native
+    def _set_readout(self, values: np.ndarray, unit: str, extent: Extent,
+                     native: Callable[[], np.ndarray]) -> None:
+        self._values, self._unit, self._extent, self._native = values, unit, extent, native
         self._update_readout()
 
     def _on_mouse_moved(self, position: QPointF) -> None:
         self._cursor = self.view.mapSceneToView(position)
         self._update_readout()
+        self.hovered.emit(self._cursor.x(), self._cursor.y())
+
+    def _on_click(self, event) -> None:
+        if event.double():
+            self.maximise_requested.emit(self)
+        else:
+            self.activated.emit(self)
 
     def _update_readout(self) -> None:
         """Show the value under the cursor (kept while stepping through frames)."""
         pixel = None if self._cursor is None else self.frame_to_pixel(self._cursor.x(), self._cursor.y())
         if pixel is None:
-            self._readout.setText(" ")
+            if self._values is not None:
+                self._readout.set_full_text("")
             return
         text = " ".join(_format(v) for v in np.atleast_1d(self._values[pixel]))
-        self._readout.setText(f"x={int(self._cursor.x())} y={int(self._cursor.y())}  "
-                              f"[{pixel[1]},{pixel[0]}]: {text} {self._unit}")
+        self._readout.set_full_text(f"x={int(self._cursor.x())} y={int(self._cursor.y())}  "
+                                    f"[{pixel[1]},{pixel[0]}]: {text} {self._unit}")
 
     def readout(self) -> str:
-        """The read-out line as shown."""
-        return self._readout.text()
+        """The read-out line (in full)."""
+        return self._readout.full_text()
+
+
+class LatentGrid:
+    """The latent-grid overlay of a view: the cells of a latent (16x16 frame pixels for ŷ, 64x64
+    for ẑ) as lines, their bits as a heat map of adjustable opacity, and each cell's bits written in
+    it when the cells are large enough on screen to hold the number."""
+
+    MIN_CELL_FOR_TEXT = 26       # screen pixels a cell needs before its number is drawn
+    MAX_TEXTS = 4000
+
+    def __init__(self, view: pg.ViewBox):
+        self._view = view
+        self._heat = pg.ImageItem()
+        self._heat.setZValue(10)
+        self._lines = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen((0, 255, 255, 200), width=1))
+        self._lines.setZValue(11)
+        for item in (self._heat, self._lines):
+            view.addItem(item)
+        self._texts: list[pg.TextItem] = []
+        self._cell = 0
+        self._bits: np.ndarray | None = None
+        view.sigRangeChanged.connect(lambda *_args: self._update_texts())
+        self.clear()
+
+    def clear(self) -> None:
+        self._heat.clear()
+        self._heat.hide()
+        self._lines.setData([], [])
+        self._bits = None
+        self._update_texts()
+
+    def set_cells(self, bits: np.ndarray, cell: int, frame_size: Extent, opacity: float) -> None:
+        """Draw the grid of `cell`-pixel cells with `bits` `(rows, cols)` per cell (the cells that
+        touch the frame; those past it are not drawn)."""
+        height, width = frame_size
+        rows, cols = -(-height // cell), -(-width // cell)
+        bits = bits[:rows, :cols]
+        self._bits, self._cell = bits, cell
+        top = max(float(bits.max()), 1e-6)
+        colours = pg.colormap.get("inferno").map(np.clip(bits / top, 0, 1).ravel(), mode=pg.ColorMap.BYTE)
+        self._heat.setImage(colours.reshape(rows, cols, 4))
+        self._heat.setRect(QRectF(0, 0, cols * cell, rows * cell))
+        self._heat.setOpacity(opacity)
+        self._heat.show()
+        xs = np.arange(cols + 1) * cell
+        ys = np.arange(rows + 1) * cell
+        x_lines = np.stack([xs, xs], -1).ravel(), np.tile([0, rows * cell], cols + 1)
+        y_lines = np.tile([0, cols * cell], rows + 1), np.stack([ys, ys], -1).ravel()
+        self._lines.setData(np.concatenate([x_lines[0], y_lines[0]]).astype(float),
+                            np.concatenate([x_lines[1], y_lines[1]]).astype(float))
+        self._update_texts()
+
+    def cell_bits(self) -> np.ndarray | None:
+        """The bits per cell as drawn."""
+        return self._bits
+
+    def cell_rect(self, row: int, col: int) -> QRectF:
+        """Where cell (row, col) is, in frame coordinates."""
+        return QRectF(col * self._cell, row * self._cell, self._cell, self._cell)
+
+    def _update_texts(self) -> None:
+        """Numbers in the cells that are visible and large enough on screen."""
+        for text in self._texts:
+            text.hide()
+        if self._bits is None:
+            return
+        (x0, x1), (y0, y1) = self._view.viewRange()
+        screen_cell = self._cell * self._view.width() / max(x1 - x0, 1e-6)
+        if screen_cell < self.MIN_CELL_FOR_TEXT:
+            return
+        rows, cols = self._bits.shape
+        r0, r1 = max(int(y0 // self._cell), 0), min(int(y1 // self._cell) + 1, rows)
+        c0, c1 = max(int(x0 // self._cell), 0), min(int(x1 // self._cell) + 1, cols)
+        cells = [(r, c) for r in range(r0, r1) for c in range(c0, c1)][:self.MAX_TEXTS]
+        font = QFont()
+        font.setPixelSize(int(min(max(screen_cell / 3.2, 8), 16)))
+        while len(self._texts) < len(cells):
+            text = pg.TextItem(color=(255, 255, 255), anchor=(0.5, 0.5), fill=pg.mkBrush(0, 0, 0, 120))
+            text.setZValue(12)
+            self._view.addItem(text)
+            self._texts.append(text)
+        for text, (r, c) in zip(self._texts, cells):
+            text.setFont(font)
+            text.setText(f"{self._bits[r, c]:.3g}")
+            text.setPos((c + 0.5) * self._cell, (r + 0.5) * self._cell)
+            text.show()
+
+    def shown_numbers(self) -> list[tuple[QPointF, str]]:
+        """(position, text) of the numbers drawn."""
+        return [(t.pos(), t.textItem.toPlainText()) for t in self._texts if t.isVisible()]
 
 
 class ViewLink:
@@ -152,22 +319,25 @@ class ViewLink:
     pixel (views of different sizes then show the same point of the frame at their centre)."""
 
     def __init__(self):
-        self._views: list[pg.ViewBox] = []
+        self._views: list[ImageView] = []
         self._busy = False
 
     def add(self, view: ImageView) -> None:
-        self._views.append(view.view)
+        self._views.append(view)
         view.view.sigRangeChangedManually.connect(lambda _mask, vb=view.view: self._follow(vb))
 
     def _follow(self, source: pg.ViewBox) -> None:
+        (x0, x1), (y0, y1) = source.viewRange()
+        self._apply(QPointF((x0 + x1) / 2, (y0 + y1) / 2), (x1 - x0) / max(source.width(), 1.0), source)
+
+    def _apply(self, centre: QPointF, per_pixel: float, source: pg.ViewBox | None) -> None:
+        """Every view but `source` centred on `centre` with `per_pixel` frame pixels per screen pixel."""
         if self._busy:
             return
         self._busy = True
         try:
-            (x0, x1), (y0, y1) = source.viewRange()
-            centre = QPointF((x0 + x1) / 2, (y0 + y1) / 2)
-            per_pixel = (x1 - x0) / max(source.width(), 1.0)
-            for view in self._views:
+            for image_view in self._views:
+                view = image_view.view
                 if view is source:
                     continue
                 half_w = per_pixel * max(view.width(), 1.0) / 2
@@ -177,10 +347,20 @@ class ViewLink:
         finally:
             self._busy = False
 
+    def zoom(self, view: ImageView) -> float:
+        """Screen pixels per frame pixel of `view` (1.0 = 1:1)."""
+        (x0, x1), _ = view.view.viewRange()
+        return view.view.width() / max(x1 - x0, 1e-9)
+
+    def set_zoom(self, view: ImageView, zoom: float) -> None:
+        """Every view at `zoom` screen pixels per frame pixel, centred where `view` is centred."""
+        (x0, x1), (y0, y1) = view.view.viewRange()
+        self._apply(QPointF((x0 + x1) / 2, (y0 + y1) / 2), 1.0 / zoom, None)
+
     def fit_all(self) -> None:
         """Show the whole frame in every view."""
         for view in self._views:
-            view.autoRange(padding=0)
+            view.fit()
 
 
 def rgb_to_qimage(image: np.ndarray) -> QImage:
