@@ -10,7 +10,7 @@ import torch
 
 from nvc_core.entropy.coder import FrameDecoder, FrameEncoder
 from nvc_core.entropy.factorized import Z_RANGE, FactorizedPrior
-from nvc_core.entropy.gaussian import BOUNDS_MODEL, coding_bits, gaussian_likelihood
+from nvc_core.entropy.gaussian import bounds_model, coding_bits, gaussian_likelihood
 from nvc_core.entropy.prior_aggregation import MaskedConv3d, PriorAggregation, anchor_mask
 from nvc_core.errors import BitstreamError
 
@@ -118,13 +118,13 @@ def test_frame_session_chains_models_and_trims_its_seal():
         b = rng.integers(-20, 21, size=int(rng.integers(1, 400)))
         mean, scale = rng.normal(0, 5, b.size), rng.uniform(0.2, 9, b.size)
         encoder.encode(a, categorical)
-        encoder.encode(np.array([-4, 9]), BOUNDS_MODEL)
+        encoder.encode(np.array([-4, 9]), bounds_model())
         encoder.encode(b, family, mean, scale)
         payload = encoder.finish()
         trimmed += len(payload) % 4 != 0
         decoder = FrameDecoder(payload)
         assert np.array_equal(decoder.decode(categorical, count=a.size), a)
-        assert np.array_equal(decoder.decode(BOUNDS_MODEL, count=2), [-4, 9])
+        assert np.array_equal(decoder.decode(bounds_model(), count=2), [-4, 9])
         assert np.array_equal(decoder.decode(family, mean, scale), b)
     assert trimmed > 10     # the seal usually drops at least one byte
 

@@ -12,7 +12,7 @@ from nvc_core.layers import backward_warp
 from nvc_core.models.nvc import NVC, NVCConfig
 from nvc_core.train.losses import flow_supervision
 from nvc_core.train.synthetic import make_clip
-from nvc_core.weights import random_model
+from nvc_core.weights import load_model, random_model
 from tests.test_train import smooth_photo
 
 TINY = NVCConfig(channels=16, latent_channels=16, blocks=1, mcn_channels=8)
@@ -86,3 +86,29 @@ def test_flow_guided_stream_decodes_without_the_estimator(tmp_path, monkeypatch)
     monkeypatch.setattr("nvc_core.flow_estimate.estimate_flow", forbidden)
     decode_video(tmp_path / "s.nvc", model, tmp_path / "dec.y4m")
     assert (tmp_path / "dec.y4m").read_bytes() == (tmp_path / "rec.y4m").read_bytes()
+
+
+#: The motion hyper-latents of a 256x256 P-frame (64 x 4 x 4 elements of ẑ) all zero may cost at most
+#: this many bits with the bundled weights: the factorized prior of ẑ has learned that ẑ = 0 is its mode
+#: (the previous weights, trained at the networks' learning rate, paid ~4 bits per element: 1,024 bits).
+ZERO_Z_BOUND_BITS = 8.0
+
+
+@torch.no_grad()
+def test_all_zero_motion_hyper_latent_costs_a_few_bits():
+    """ẑ = 0 under the bundled weights' motion prior: the bound is the prior's own Σ −log2 P(0)
+    (factorized prior of ẑ, and the hyperprior + context of ŷ = 0 given ẑ = 0); the range coder writes
+    no more than that plus its flush and the two alphabet bounds of ŷ."""
+    from nvc_core.entropy.coder import FrameEncoder
+    motion = load_model().motion
+    z = torch.zeros(1, motion.z_prior.channels, 4, 4)
+    y = torch.zeros(1, motion.latent_channels, 16, 16)
+    hyper = motion.dh(z)
+    z_bits = float(motion.z_prior.bits(z).sum())
+    y_bits = float(motion.pa.bits(y, hyper, None).sum())
+    coder = FrameEncoder()
+    motion.z_prior.compress(z, coder)
+    motion.pa.compress(y, hyper, None, coder)
+    written = 8 * len(coder.finish())
+    assert written <= z_bits + y_bits + 32 + 2 * 8            # flush word, the two alphabet bounds (< 8 bits each)
+    assert z_bits <= ZERO_Z_BOUND_BITS, z_bits
