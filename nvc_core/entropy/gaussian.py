@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 import constriction
-import numpy as np
 import torch
 
 SCALE_MIN = 0.11
