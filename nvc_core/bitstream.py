@@ -3,7 +3,7 @@
 Integers are unsigned LEB128 varints unless said otherwise. CRC-32s catch damage to the header and
 to every chunk; a hash of every reconstructed frame lets the decoder detect drift (a decoder whose
 arithmetic differs). A chunk's payload is the frame's one range-coder session
-(:mod:`nvc_core.entropy.coder`).
+(:mod:`nvc_core.entropy.coder`). No numpy or torch here: ``nvc info`` and the CLI's start-up stay light.
 """
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
-
-import numpy as np
+from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 from nvc_core.errors import BitstreamError, NVCError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAGIC = b"NVCB"
 VERSION = 2
@@ -177,8 +178,8 @@ class FrameChunk:
 
 
 def frame_hash(rgb: np.ndarray) -> bytes:
-    """Hash of a reconstructed frame (H,W,3) uint8, checked by the decoder."""
-    return hashlib.blake2b(np.ascontiguousarray(rgb).tobytes(), digest_size=HASH_BYTES).digest()
+    """Hash of a reconstructed frame (H,W,3) uint8 (its bytes in C order), checked by the decoder."""
+    return hashlib.blake2b(rgb.tobytes(), digest_size=HASH_BYTES).digest()
 
 
 def open_stream(f: BinaryIO) -> StreamHeader:

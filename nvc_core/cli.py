@@ -237,8 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     except Interrupted as exc:
         print(f"nvc: error: interrupted ({exc}); no output written", file=sys.stderr)
         return 128 + exc.signum
+    except BrokenPipeError:  # the reader of our output went away (nvc info ... | head): not an error to report
+        sys.stdout = None
+        return 128 + signal.SIGPIPE
     except OSError as exc:
-        print(f"nvc: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"nvc: error: {where}{exc.strerror or exc}", file=sys.stderr)
     except Exception as exc:  # a bug, not bad input: say so, with the traceback for the report
         traceback.print_exc()
         print(f"nvc: internal error: {type(exc).__name__}: {exc} (this is a bug; please report it)", file=sys.stderr)

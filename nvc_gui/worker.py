@@ -37,20 +37,27 @@ class CodingOutcome:
 
 
 LOAD_JOB = 0           # job id of model loads (never superseded, never a running coding job)
-WORKER_NICENESS = 10   # the worker thread runs at a lower CPU priority than the GUI thread
+# The worker thread runs this much nicer than the process (the GUI thread): about half the CPU weight,
+# so that the GUI is scheduled first, without starving the coding when other processes load the CPU
+# (at +10 a loaded machine gave the worker a few percent of a core).
+WORKER_NICENESS_STEP = 3
 
 
 def _yield_cpu_to_gui() -> None:
-    """Lower the CPU priority of the calling (worker) thread, so that the GUI thread is scheduled
+    """Lower the CPU priority of the calling (worker) thread once, so that the GUI thread is scheduled
     first when cores are scarce (Linux: the niceness of one thread; elsewhere nothing)."""
     if hasattr(os, "setpriority") and sys.platform.startswith("linux"):
-        current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        if current < WORKER_NICENESS:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
+        thread = threading.get_native_id()
+        process = os.getpriority(os.PRIO_PROCESS, os.getpid())
+        if os.getpriority(os.PRIO_PROCESS, thread) <= process:
+            os.setpriority(os.PRIO_PROCESS, thread, min(process + WORKER_NICENESS_STEP, 19))
 
 
 def load_model(weights: str | None, device: str, warn: Callable[[str], None]):
-    """nvc_core.weights.load_model, imported (with torch) on first use."""
+    """nvc_core.weights.load_model, imported (with torch) on first use, together with what coding
+    needs (imported here, at the model load's priority, not at the coding thread's)."""
+    import nvc_core.codec  # noqa: F401
+    import nvc_core.mc_gain  # noqa: F401
     from nvc_core.weights import load_model as load
     return load(weights, device=device, warn=warn)
 
@@ -66,7 +73,6 @@ class Coder(QObject):
     frame_coded = Signal(int, object, object, int, int)   # job id, FrameAnalysis, gain, done, total (0: unknown)
     finished = Signal(int, object)                        # job id, CodingOutcome
     failed = Signal(int, str)                             # job id, one-line message
-    cancelled = Signal(int)                               # job id
 
     def __init__(self, parent: QObject | None = None, model_loader: ModelLoader = load_model):
         super().__init__(parent)
@@ -106,7 +112,7 @@ class Coder(QObject):
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
-    def shutdown(self, timeout: float = 0.5) -> None:
+    def shutdown(self, timeout: float = 0.25) -> None:
         """Cancel and stop the worker, waiting at most `timeout` seconds for a frame in progress (the
         daemon thread does not keep the process alive); remove the temporary bitstreams."""
         self.cancel()
@@ -136,8 +142,8 @@ class Coder(QObject):
             _yield_cpu_to_gui()
         try:
             body()
-        except Cancelled:
-            self._emit(self.cancelled, job)
+        except Cancelled:      # superseded or cancelled: whoever did that already knows
+            pass
         except NVCError as error:
             self._emit(self.failed, job, str(error))
         except Exception as error:   # a bug or an unexpected failure: show it, keep the GUI alive

@@ -455,3 +455,22 @@ def test_quitting_does_not_wait_for_the_frame_being_coded(qtbot, window, clip):
     begin = time.perf_counter()
     window.close()
     assert time.perf_counter() - begin < 1.5
+
+
+def test_compare_split_slider(qtbot, window, clip):
+    code(qtbot, window, clip)
+    window.compare_action.setChecked(True)
+    with qtbot.waitSignal(window.idle, timeout=CODING_TIMEOUT_MS):
+        window.compare.quality_b.setValue(0)
+    compare = window.compare
+    window.set_frame(2)
+    a, b = compare.a.native_image(), compare.b.native_image()
+    assert not np.array_equal(a, b)
+    compare.split_slider.setValue(0)
+    assert np.array_equal(compare.split.native_image(), b)
+    compare.split_slider.setValue(compare.split_slider.maximum())
+    assert np.array_equal(compare.split.native_image(), a)
+    compare.split_slider.setValue(compare.split_slider.maximum() // 4)      # A | B at x = 16 of 64
+    split = compare.split.native_image()
+    assert compare.split_column() == 16
+    assert np.array_equal(split[:, :16], a[:, :16]) and np.array_equal(split[:, 16:], b[:, 16:])

@@ -22,6 +22,7 @@ from nvc_gui.frame_cache import FrameCache
 from nvc_gui.settings import Settings
 from nvc_gui.views.base import FrameContext, KeyChooser
 from nvc_gui.views.bitmap_view import BitMapView
+from nvc_gui.views.flow_view import FlowView
 from nvc_gui.views.image_view import ImageView, ViewLink
 from nvc_gui.views.latent_grid import LatentGridControls
 from nvc_gui.views.pixel_view import pixel_values
@@ -239,3 +240,25 @@ def test_readme_apt_line_has_the_xcb_libraries_of_ci():
     apt_line = readme[readme.index("apt-get install lib"):].split("`")[0]
     for package in re.findall(r"\blib[\w.+-]+", ci):
         assert package in apt_line.split(), package
+
+
+def test_flow_view_fixed_scale_near_zero_hint_and_histogram(qtbot):
+    flows = FlowView()
+    qtbot.addWidget(flows)
+    clip = _hot_cell_clip()
+    record = clip.records[1]
+    f0 = np.zeros((144, 176, 2), np.float32)
+    f0[..., 0] = 0.2                                          # 0.2 px to the right everywhere
+    record.flows = [f0[::2 ** s, ::2 ** s] / 2 ** s for s in range(5)]
+    flows.show_frame(FrameContext(clip, 1, True))
+    assert flows.hint.full_text() == "flow ≈ 0: longest vector of f^0 0.2 px"
+    assert flows._bars.getData()[1].sum() == 144 * 176
+    per_scale = flows.scales[0].native_image()
+    assert tuple(per_scale[0, 0]) == (255, 0, 0)              # per scale: 0.2 px looks like strong motion
+    flows.fixed_scale.setValue(4.0)                           # 4 frame px saturate: 0.2 px is pale
+    assert tuple(flows.scales[0].native_image()[0, 0]) == (255, 242, 242)
+    assert tuple(flows.scales[4].native_image()[0, 0]) == (255, 242, 242)   # same scale at every level
+    f0[..., 0] = 3.0
+    record.flows = [f0[::2 ** s, ::2 ** s] / 2 ** s for s in range(5)]
+    flows.show_frame(FrameContext(clip, 1, True))
+    assert flows.hint.full_text() == ""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import math
 
-import numpy as np
 import torch
 
 from nvc_core.entropy.coder import constriction_stream

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from nvc_core.metrics import FRAME_METRICS as METRICS
-
 _CODEC_SPECIFIC = ("quality", "crf", "decode_matches", "frames")
 
 

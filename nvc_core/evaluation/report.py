@@ -1,7 +1,7 @@
 """RD plots and BD-rate tables of an evaluation (the ``clips`` part of ``results.json``).
 
 BD numbers compare one *test* curve (our main variant) with every other curve of the same clip
-(x264, x265, our other variants), for each metric in ``nvc_core.evaluation.rd.METRICS``. MS-SSIM is
+(x264, x265, our other variants), for each metric in ``nvc_core.metrics.FRAME_METRICS``. MS-SSIM is
 mapped to dB, ``-10 log10(1 - MS-SSIM)``, before interpolation, as is usual for BD on MS-SSIM; its
 BD-distortion is therefore in dB too. The average over clips is the mean of the clips where the
 value exists; ``clips_averaged`` says how many that was.
@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after selecting the non-interact
 import numpy as np  # noqa: E402
 
 from nvc_core.evaluation.bd_rate import BDResult, bd_distortion, bd_rate, ms_ssim_db  # noqa: E402
-from nvc_core.evaluation.rd import METRICS  # noqa: E402
+from nvc_core.metrics import FRAME_METRICS as METRICS  # noqa: E402
 
 BD_METHOD = "akima"
 METRIC_LABELS = {"psnr_rgb": "PSNR-RGB", "psnr_y": "PSNR-Y", "ms_ssim": "MS-SSIM"}
