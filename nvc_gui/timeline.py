@@ -57,7 +57,7 @@ class FrameTable(QTableWidget):
                      _number(record.psnr_rgb, "{:.2f}"), _number(record.ms_ssim, "{:.4f}"),
                      _number(encoding.motion_estimate(i, True), "{:.3g}"),
                      _number(encoding.motion_estimate(i, False), "{:.3g}"),
-                     _number(encoding.bits_saved(i), "{:+.3g}"),
+                     _number(encoding.bits_saved(i), "{:+.3f}"),
                      _number(None if gain is None else gain.gain_prediction, "{:+.2f}"),
                      _number(None if gain is None else gain.gain_warp, "{:+.2f}"))
             for column, text in enumerate(cells):

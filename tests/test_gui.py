@@ -136,7 +136,7 @@ def test_temporal_prior_toggle_compares_estimate_with_estimate(qtbot, window, cl
     # both states are estimates of one kind: the "on" estimate is the coded record's own estimate
     assert on == pytest.approx(record.bits_by_stream["motion.y"], rel=2e-3)
     saved = encoding.motion_estimate(FRAMES - 1, False) - encoding.motion_estimate(FRAMES - 1, True)
-    assert window.table.cell_text(FRAMES - 1, "saved") == f"{saved:+.3g}"
+    assert window.table.cell_text(FRAMES - 1, "saved") == f"{saved:+.3f}"
     submitted = []
     window.coder.submit = submitted.append           # any re-coding would go through here
     window.controls.temporal_prior.setChecked(False)
