@@ -183,10 +183,11 @@ class VideoEncoder(_Coder):
                 em_input = m.motion.encoder_input(self.reference, x, self._flow_hint(source))
                 motion = m.motion.compress(em_input, self.quality, temporal, coder)
                 flows, prediction = self._inter_tail(motion)
-                residual = m.residual.compress(x - prediction, self.quality, None, coder)
+                residual_input = x - prediction
+                residual = m.residual.compress(residual_input, self.quality, None, coder)
                 coded = {"motion": motion, "residual": residual}
                 reconstruction = prediction + residual.decoded
-                images = {"prediction": prediction, "residual": x - prediction,
+                images = {"prediction": prediction, "residual": residual_input,
                           "residual_hat": residual.decoded, "flows": flows}
         tp = self.temporal_prior and frame_type == "P"
         rec = to_uint8(reconstruction, self.height, self.width)
