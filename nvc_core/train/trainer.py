@@ -210,7 +210,7 @@ def save_checkpoint(out: Path, model: NVC, stage: str, step: int, elapsed: float
 
 def load_checkpoint(out: Path) -> dict | None:
     path = out / CHECKPOINT
-    return torch.load(path, map_location="cpu", weights_only=False) if path.exists() else None
+    return torch.load(path, map_location="cpu", weights_only=True) if path.exists() else None
 
 
 # -- optimizer ----------------------------------------------------------------------------------------
