@@ -23,7 +23,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from nvc_core.analysis import Analysis, FrameAnalysis
 from nvc_core.bitstream import MAX_GOP, MAX_SIDE, FrameChunk, StreamHeader, frame_hash, open_stream
@@ -50,12 +49,21 @@ def padded_size(height: int, width: int) -> tuple[int, int]:
     return -(-height // PAD_MULTIPLE) * PAD_MULTIPLE, -(-width // PAD_MULTIPLE) * PAD_MULTIPLE
 
 
-def to_tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(H,W,3) uint8 -> (1,3,Hp,Wp) float in [0,1], replicate-padded to a multiple of PAD_MULTIPLE."""
+def pad_frame(rgb: np.ndarray) -> np.ndarray:
+    """(H,W,3) uint8 -> (Hp,Wp,3) uint8, edge pixels replicated up to a multiple of PAD_MULTIPLE."""
     h, w = rgb.shape[:2]
     hp, wp = padded_size(h, w)
-    x = torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1).unsqueeze(0).float() / 255.0
-    return F.pad(x, (0, wp - w, 0, hp - h), mode="replicate")
+    return np.pad(rgb, ((0, hp - h), (0, wp - w), (0, 0)), mode="edge")
+
+
+def frame_tensor(padded: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A frame from :func:`pad_frame` -> (1,3,Hp,Wp) float in [0,1]."""
+    return torch.from_numpy(np.ascontiguousarray(padded)).to(device).permute(2, 0, 1).unsqueeze(0).float() / 255.0
+
+
+def to_tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(H,W,3) uint8 -> (1,3,Hp,Wp) float in [0,1], replicate-padded to a multiple of PAD_MULTIPLE."""
+    return frame_tensor(pad_frame(rgb), device)
 
 
 def to_uint8(x: torch.Tensor, height: int, width: int) -> np.ndarray:
@@ -167,9 +175,8 @@ class VideoEncoder(_Coder):
         if rgb.shape != (self.height, self.width, 3) or rgb.dtype != np.uint8:
             raise VideoError(f"frame {self.index} is {rgb.shape} {rgb.dtype}, expected "
                              f"({self.height}, {self.width}, 3) uint8")
-        x = to_tensor(rgb, self.device)
-        hp, wp = x.shape[-2:]
-        source = np.pad(rgb, ((0, hp - self.height), (0, wp - self.width), (0, 0)), mode="edge")
+        source = pad_frame(rgb)
+        x = frame_tensor(source, self.device)
         m = self.model
         frame_type = self._frame_type()
         coder = FrameEncoder()

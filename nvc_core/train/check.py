@@ -23,7 +23,7 @@ def check_weights(weights: str | Path, clip: str | Path = DEFAULT_CLIP, quality:
                   device: str = "cpu", inter_lambda_ratio: float = 0.25) -> dict:
     import torch
 
-    from nvc_core.codec import padded_size, to_tensor, to_uint8
+    from nvc_core.codec import frame_tensor, pad_frame, to_tensor, to_uint8
     from nvc_core.flow_estimate import estimate_flow, flow_tensor
     from nvc_core.metrics import psnr
     from nvc_core.train.losses import bpp
@@ -34,13 +34,12 @@ def check_weights(weights: str | Path, clip: str | Path = DEFAULT_CLIP, quality:
     with open_video(clip) as video:
         sources = video.read(frames)
     h, w = sources[0].shape[:2]
-    hp, wp = padded_size(h, w)
     lam = model.config.lambdas[quality]
     rows, reference, state, previous = [], None, None, None
     with torch.no_grad():
         for t, rgb in enumerate(sources):
-            x = to_tensor(rgb, device)
-            padded = np.pad(rgb, ((0, hp - h), (0, wp - w), (0, 0)), mode="edge")
+            padded = pad_frame(rgb)
+            x = frame_tensor(padded, device)
             if reference is None:
                 out = model.forward_intra(x, quality)
                 recon, prediction, likelihoods, lam_t = out.decoded, None, out.likelihoods, lam
