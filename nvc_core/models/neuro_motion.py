@@ -1,14 +1,15 @@
 """neuro-Motion (Sec. III-D): one-stage motion coding.
 
 cat(X̂_{t-1}, X_t) (B,6,H,W) -> LAM-based main encoder -> quantized motion features F̂_t
-(B,M,H/16,W/16) -> pyramid flow decoder -> MCFs f^0..f^4.
-Flow-guided (beyond the paper, ``flow_guided=True``): the encoder also sees an optical-flow estimate
-of X_t against the previous source frame (:mod:`nvc_core.flow_estimate`), cat(X̂_{t-1}, X_t, f_est)
-(B,8,H,W). Only Em changes: the decoder side and the bitstream are those of the paper, and the
-estimate is the encoder's business (training supervises the MCFs with it in Step 0). The PA engine of the motion features adds
+(B,M,H/16,W/16) -> pyramid flow decoder -> MCFs f^0..f^4. The PA engine of the motion features adds
 the temporal prior h_{t-1} of the TUM (ConvLSTM over past F̂, eq. 7). The temporal prior can be
 switched off per frame (zeros in its place); the ConvLSTM state is updated either way, so the
 reconstruction never depends on the switch, only the motion bits do.
+
+Flow-guided (beyond the paper, ``flow_guided=True``): the encoder also sees an optical-flow estimate
+of X_t against the previous source frame (:mod:`nvc_core.flow_estimate`), cat(X̂_{t-1}, X_t, f_est)
+(B,8,H,W). Only Em changes: the decoder side and the bitstream are those of the paper, and the
+estimate is the encoder's business (training supervises the MCFs with it in Step 0).
 """
 from __future__ import annotations
 
