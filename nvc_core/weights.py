@@ -78,7 +78,7 @@ def load_model(weights: str | Path | None = None, device: str | torch.device = "
 def check_config(raw, where: str) -> NVCConfig:
     """The NVCConfig a weights file describes, checked before the model is built: only the fields of
     :class:`NVCConfig` (as the dataclass declares them), each of its default's type (integers at least
-    1, rates positive), and at most MAX_PARAMETERS parameters (counted on the meta device, which
+    1, or at least 0 where 0 is the default, rates positive), and at most MAX_PARAMETERS parameters (counted on the meta device, which
     allocates nothing)."""
     if not isinstance(raw, dict):
         raise WeightsError(f"{where}: the model configuration is not a mapping")
@@ -92,7 +92,7 @@ def check_config(raw, where: str) -> NVCConfig:
         if isinstance(default, bool):
             valid = isinstance(value, bool)
         elif isinstance(default, int):
-            valid = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+            valid = isinstance(value, int) and not isinstance(value, bool) and value >= min(default, 1)
         elif isinstance(default, tuple):
             valid = (isinstance(value, (list, tuple)) and 1 <= len(value) <= MAX_RATES
                      and all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in value))

@@ -10,6 +10,8 @@ from nvc_core.analysis import Analysis
 from nvc_core.bitstream import read_stream
 from nvc_core.codec import decode_video, encode_video, recost_motion
 from nvc_core.errors import BitstreamError
+from nvc_core.models.nvc import NVCConfig
+from nvc_core.weights import load_model, random_model, save_weights
 
 # A frame's range-coder session costs at most one 32-bit word of seal beyond its symbols, plus the
 # alphabet bounds of each latent (a few bits each).
@@ -152,3 +154,16 @@ def test_programming_error_surfaces_and_corrupt_data_is_a_bitstream_error(lively
     (tmp_path / "g.nvc").write_bytes(bytes(data))
     with pytest.raises(BitstreamError, match="frame 0"):
         decode_video(tmp_path / "g.nvc", lively_model)
+
+
+def test_a_wider_intra_coder_round_trips_through_a_weights_file(small_clip, tmp_path):
+    """neuro-Intra with its own N and M (NVCConfig.intra_*) is saved, loaded and decoded bit-exactly."""
+    config = NVCConfig(channels=8, latent_channels=8, blocks=1, mcn_channels=4, intra_channels=12,
+                       intra_latent_channels=16, lambdas=(0.01, 0.04))
+    save_weights(random_model(config), tmp_path / "wide.pt")
+    model = load_model(tmp_path / "wide.pt")
+    assert (model.intra.latent_channels, model.residual.latent_channels) == (16, 8)
+    assert model.config == config
+    _encode(model, small_clip, tmp_path, 1, True)
+    decode_video(tmp_path / "out.nvc", model, tmp_path / "dec.y4m")
+    assert (tmp_path / "out_rec.y4m").read_bytes() == (tmp_path / "dec.y4m").read_bytes()

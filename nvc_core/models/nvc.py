@@ -32,9 +32,15 @@ class NVCConfig:
     ``flow_guided``: neuro-Motion's encoder also sees an optical-flow estimate (beyond the paper);
     False is the paper's pure one-stage neuro-Motion. Weights files written before this field
     existed are pure one-stage.
+
+    ``intra_channels`` / ``intra_latent_channels``: neuro-Intra's own N and M (0: ``channels`` /
+    ``latent_channels``). neuro-Intra codes one frame per GOP, so it can be wider than the coders of
+    every P-frame without adding to a P-frame's cost.
     """
     channels: int = 48
     latent_channels: int = 64
+    intra_channels: int = 0
+    intra_latent_channels: int = 0
     blocks: int = 1
     mcn_channels: int = 24
     flow_guided: bool = True
@@ -75,7 +81,8 @@ class NVC(nn.Module):
         super().__init__()
         self.config = config or NVCConfig()
         c = self.config
-        self.intra = NeuroIntra(c.channels, c.latent_channels, c.blocks, c.num_rates)
+        self.intra = NeuroIntra(c.intra_channels or c.channels, c.intra_latent_channels or c.latent_channels,
+                                c.blocks, c.num_rates)
         self.motion = NeuroMotion(c.channels, c.latent_channels, c.blocks, c.num_rates, c.flow_guided)
         self.mcn = MSMCN(c.mcn_channels)
         self.residual = NeuroRes(c.channels, c.latent_channels, c.blocks, c.num_rates)
