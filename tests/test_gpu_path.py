@@ -70,23 +70,27 @@ def test_gpu_script_runs_end_to_end_and_writes_what_comes_back(missing, pack, tm
     init = tmp_path / "init.pt"
     save_weights(NVC(NVCConfig(**TINY)), init)
     out = tmp_path / "out"
+    part_mib = 0.6 * init.stat().st_size / 2 ** 20          # the weights come back in two parts
     env = {**os.environ, "OUT": str(out), "WORK": str(tmp_path / "work"), "DEVICE": "cpu", "PYTHON": sys.executable,
            "PACK": str(pack), "INIT": str(init), "BUDGET_S": "12", "SMOKE_S": "2", "RESERVE_S": "6",
+           "PART_MIB": str(part_mib),
            "PYTHONPATH": str(missing), "OMP_NUM_THREADS": "1"}   # a busy 2-core CPU: one thread is faster
     run = subprocess.run(["bash", str(REPO / "tools" / "gpu_train.sh"), *TINY_RUN], env=env, capture_output=True,
                          text=True, cwd=tmp_path, timeout=900)
     assert run.returncode == 0, run.stdout[-4000:]
     files = sorted(out.iterdir())
-    assert [f.name for f in files] == ["check.json", "check_init.json", "gpu_train.log", "log.csv", "nvc.pt",
-                                       "smoke_summary.json", "summary.json"]
+    assert [f.name for f in files] == ["check.json", "check_init.json", "gpu_train.log", "log.csv", "nvc.pt.part-00",
+                                       "nvc.pt.part-01", "smoke_summary.json", "summary.json"]
     assert len(files) <= MAX_FILES and all(f.stat().st_size <= MAX_FILE_BYTES for f in files)
+    assert (out / "nvc.pt.part-00").stat().st_size == int(part_mib * 2 ** 20)
+    (tmp_path / "nvc.pt").write_bytes(b"".join(f.read_bytes() for f in files if f.name.startswith("nvc.pt.part-")))
 
     for name in ("smoke_summary.json", "summary.json"):
         summary = json.loads((out / name).read_text())
         assert [s["stage"] for s in summary["stages"]] == ORDER and summary["device"].startswith("cpu")
         assert all(s["steps"] >= 1 and s["samples"] == s["steps"] * (1 if s["stage"] == "multiframe" else 2)
                    and math.isfinite(s["loss"]) for s in summary["stages"])
-    model = load_model(out / "nvc.pt")
+    model = load_model(tmp_path / "nvc.pt")
     assert model.config.channels == 16 and [s["stage"] for s in model.meta["stages"]] == ORDER
     assert model.meta["data"]["pack"] == str(pack)
     for name in ("check_init.json", "check.json"):

@@ -6,18 +6,20 @@
 #      reconstruction, loss, on the bundled sample clip at one rate point (no range coding).
 # Everything that comes back is written into $OUT (at most 8 files, each well under 16 MiB):
 #   gpu_train.log, smoke_summary.json, nvc.pt (fp16), log.csv, summary.json, check.json[, check_init.json]
+# Weights over PART_MIB are split into nvc.pt.part-00, -01, ...: rejoin them with `cat nvc.pt.part-* > nvc.pt`.
 #
 # Usage, from anywhere (the working tree with the pack carried along):
 #   OUT=/some/folder [INIT=weights.pt] tools/gpu_train.sh [more `nvc train` arguments, e.g. --set ...]
 # Environment (defaults): BUDGET_S (540) SMOKE_S (20) RESERVE_S (60) DEVICE (cuda) PYTHON (python3)
 #   CONFIG (resources/configs/train_gpu.yaml) PACK (.pack) STAGES (all) QUALITY (3) WORK (a temporary folder)
+#   PART_MIB (15)
 set -euo pipefail
 started=$(date +%s)
 cd "$(dirname "$0")/.."
 : "${OUT:?set OUT to the folder that comes back}"
 BUDGET_S=${BUDGET_S:-540} SMOKE_S=${SMOKE_S:-20} RESERVE_S=${RESERVE_S:-60}
 DEVICE=${DEVICE:-cuda} PYTHON=${PYTHON:-python3} CONFIG=${CONFIG:-resources/configs/train_gpu.yaml}
-PACK=${PACK:-.pack} STAGES=${STAGES:-all} QUALITY=${QUALITY:-3} INIT=${INIT:-}
+PACK=${PACK:-.pack} STAGES=${STAGES:-all} QUALITY=${QUALITY:-3} INIT=${INIT:-} PART_MIB=${PART_MIB:-15}
 WORK=${WORK:-$(mktemp -d)}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" TQDM_MININTERVAL=5
 mkdir -p "$OUT" "$WORK"
@@ -56,6 +58,12 @@ print('pack:', {k: v for k, v in json.load(open('$PACK/pack.json')).items() if k
             echo "(the init weights do not load as a whole model: no check_init.json)"
     fi
     nvc train check "$OUT/nvc.pt" --quality "$QUALITY" --device "$DEVICE" --json "$OUT/check.json"
+    local part_bytes; part_bytes=$(awk "BEGIN {printf \"%d\", $PART_MIB * 1048576}")
+    if [[ $(stat -c %s "$OUT/nvc.pt") -gt $part_bytes ]]; then
+        split -b "$part_bytes" -d "$OUT/nvc.pt" "$OUT/nvc.pt.part-" && rm "$OUT/nvc.pt"
+        echo "== nvc.pt split into $(ls "$OUT"/nvc.pt.part-* | wc -l) parts of at most $PART_MIB MiB" \
+             "(what comes back is at most 16 MiB a file): cat nvc.pt.part-* > nvc.pt"
+    fi
     echo "== done in $(elapsed) s"
 }
 
