@@ -36,10 +36,10 @@ def weights_identifier(model: torch.nn.Module) -> bytes:
 
 
 def save_weights(model: NVC, path: str | Path, meta: dict | None = None) -> None:
-    """Write compact fp16 weights (atomic)."""
+    """Write compact fp16 weights (atomic), as CPU tensors whatever device the model is on."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    state = {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
     tmp = path.with_name(path.name + ".tmp")
     torch.save({"format": FORMAT, "version": 1, "config": model.config.to_dict(),
                 "state_dict": state, "meta": meta or {}}, tmp)
