@@ -2,7 +2,10 @@
 
 * ours: each image coded as a one-frame clip (``encode_video``, GOP 1) at every rate point; rate =
   the size of the .nvc file (header included) in bits per pixel; PSNR of the decoded RGB image;
-* JPEG: OpenCV's libjpeg, 4:2:0, quality 5..95; rate = size of the .jpg bytes.
+* JPEG: OpenCV's libjpeg, 4:2:0, quality 5..95; rate = size of the .jpg bytes;
+* ceiling: per rate point, the PSNR of neuro-Intra's main decoder on the *unquantized* latent,
+  Dm(Em(x)·gain_q / gain_q) with no rounding: no amount of bits lets that rate point do better, so
+  a ceiling close to the coded PSNR says the transforms, not the entropy model, limit the quality.
 Curves are averaged over the images per rate point (mean bpp, mean PSNR), then compared with
 :func:`nvc_core.evaluation.bd_rate.bd_rate` (negative = ours needs fewer bits at equal PSNR).
 ``python benchmarks/bench_intra.py --out benchmarks/results/intra_kodak.json``
@@ -16,8 +19,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
-from nvc_core.codec import encode_video
+from nvc_core.codec import encode_video, to_tensor, to_uint8
 from nvc_core.evaluation.bd_rate import bd_distortion, bd_rate
 from nvc_core.metrics import psnr
 from nvc_core.weights import load_model
@@ -45,6 +49,14 @@ def ours_point(model, image: Path, quality: int, tmp: Path) -> tuple[float, floa
     return 8 * result.file_bytes / (rec.width * rec.height), rec.psnr_rgb
 
 
+@torch.no_grad()
+def ceiling_psnr(model, rgb: np.ndarray, quality: int) -> float:
+    """PSNR of neuro-Intra with ŷ left unquantized (see the module docstring)."""
+    x = to_tensor(rgb, torch.device("cpu"))
+    decoded = model.intra.synthesis(model.intra.analysis(x, quality), quality)
+    return psnr(rgb, to_uint8(decoded, *rgb.shape[:2]))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights")
@@ -53,19 +65,21 @@ def main() -> None:
     args = p.parse_args()
     images = [KODAK / n for n in args.images] if args.images else sorted(KODAK.glob("kodim*.png"))
     model = load_model(args.weights)
-    ours, jpeg = [], []
+    ours, jpeg, ceiling = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for image in images:
             rgb = cv2.imread(str(image), cv2.IMREAD_COLOR)[..., ::-1].copy()
             ours.append([ours_point(model, image, q, Path(tmp)) for q in range(model.num_rates)])
             jpeg.append([jpeg_point(rgb, q) for q in JPEG_QUALITIES])
+            ceiling.append([ceiling_psnr(model, rgb, q) for q in range(model.num_rates)])
             print(image.name, "ours", [f"{b:.3f}/{d:.2f}" for b, d in ours[-1]], flush=True)
     curve = {name: np.mean(np.array(points), axis=0) for name, points in (("ours", ours), ("jpeg", jpeg))}
     rate = bd_rate(curve["jpeg"][:, 0], curve["jpeg"][:, 1], curve["ours"][:, 0], curve["ours"][:, 1])
     dist = bd_distortion(curve["jpeg"][:, 0], curve["jpeg"][:, 1], curve["ours"][:, 0], curve["ours"][:, 1])
     result = {"images": [i.name for i in images], "weights_id": model.weights_id.hex(),
               "ours": {"quality": list(range(model.num_rates)), "bpp": curve["ours"][:, 0].tolist(),
-                       "psnr_rgb": curve["ours"][:, 1].tolist()},
+                       "psnr_rgb": curve["ours"][:, 1].tolist(),
+                       "ceiling_psnr_rgb": np.mean(np.array(ceiling), axis=0).tolist()},
               "jpeg": {"quality": list(JPEG_QUALITIES), "bpp": curve["jpeg"][:, 0].tolist(),
                        "psnr_rgb": curve["jpeg"][:, 1].tolist()},
               "bd_rate_vs_jpeg_percent": rate.to_dict(), "bd_psnr_vs_jpeg_db": dist.to_dict()}

@@ -17,6 +17,7 @@ import yaml
 
 from nvc_core.errors import NVCError
 from nvc_core.models.nvc import NVCConfig
+from nvc_core.weights import check_config
 
 
 @dataclass
@@ -112,6 +113,7 @@ def validate(config: dict) -> dict:
     from nvc_core.train.stages import ORDER
     top = _section(TrainConfig, config or {}, "config")
     top["model"] = _section(NVCConfig, top["model"], "model", defaults=False)
+    check_config(top["model"], "training config: model")        # values: widths, rates, size
     top["data"] = _section(DataSettings, top["data"], "data")
     top["train"] = _section(StageSettings, top["train"], "train")
     stages = top["stages"] or {}
