@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QPointF, QRectF, QSettings
+from PySide6.QtCore import QPointF, QRectF, QSettings, Qt
 from PySide6.QtGui import QColor
 
 from nvc_core.analysis import FrameAnalysis
@@ -114,6 +114,20 @@ def test_key_chooser_keeps_the_users_choice(qtbot):
     assert chooser.currentText() == "intra.y"
     chooser.offer(["motion.y", "residual.y"])
     assert chooser.currentText() == "motion.y"
+
+
+def test_key_chooser_keeps_a_pick_whose_listener_offers_the_keys_again(qtbot):
+    """The latent grid redraws (and re-offers the keys) on every change of its chooser."""
+    chooser = KeyChooser("motion.y")
+    qtbot.addWidget(chooser)
+    keys = ["motion.y", "residual.y"]
+    chooser.offer(keys)
+    chooser.currentTextChanged.connect(lambda _: chooser.offer(keys))
+    qtbot.keyClick(chooser, Qt.Key.Key_Down)              # the user picks the next latent
+    assert chooser.currentText() == "residual.y"
+    chooser.offer(["intra.y"])
+    chooser.offer(keys)
+    assert chooser.currentText() == "residual.y"
 
 
 def test_image_view_reads_out_latent_values_under_frame_coordinates(qtbot):

@@ -49,10 +49,12 @@ class KeyChooser(QComboBox):
     def __init__(self, preferred: str):
         super().__init__()
         self._wanted = preferred
-        self.activated.connect(lambda i: setattr(self, "_wanted", self.itemText(i)))
+        # Connected first, so the pick is stored before any listener redraws and calls `offer`
+        # (which blocks signals: only the user's and `choose`'s changes get here).
+        self.currentTextChanged.connect(lambda text: setattr(self, "_wanted", text))
 
     def choose(self, key: str) -> None:
-        """Pick `key` as the user would."""
+        """Pick `key` as the user would (kept as the wish while no frame offers it)."""
         self._wanted = key
         self.setCurrentText(key)
 
