@@ -16,8 +16,8 @@ from nvc_core.train.cli import add_parser, parse_stages
 from nvc_core.train.config import load_config, set_value
 from nvc_core.train.stages import ORDER, STAGES
 from nvc_core.train.synthetic import make_clip
-from nvc_core.train.trainer import Log, Processes, stage_settings, train, train_stage
-from nvc_core.weights import load_model
+from nvc_core.train.trainer import Log, Processes, initialise, stage_settings, train, train_stage
+from nvc_core.weights import load_model, save_weights
 
 TINY = {"channels": 16, "latent_channels": 16, "blocks": 1, "mcn_channels": 8}
 SIZE = 64
@@ -147,3 +147,23 @@ def test_stage_settings_reject_unusable_budgets_and_crops(tmp_path, photos):
     set_value(config, "stages.intra.crop=96")
     with pytest.raises(NVCError, match="multiple of 64"):
         stage_settings(config, "intra")
+
+
+def test_init_copies_chosen_coders_from_several_files(tmp_path):
+    """--init A --init B:intra: everything from A, then neuro-Intra from B; bad specs are one-line errors."""
+    config = NVCConfig(**TINY)
+    a, b = NVC(config), NVC(config)
+    for p in b.parameters():
+        torch.nn.init.constant_(p, 0.5)
+    save_weights(a, tmp_path / "a.pt")
+    save_weights(b, tmp_path / "b.pt")
+    model = NVC(config)
+    for spec in (tmp_path / "a.pt", f"{tmp_path / 'b.pt'}:intra"):
+        initialise(model, spec)
+    for name, tensor in model.state_dict().items():
+        source = b if name.startswith("intra.") else a
+        torch.testing.assert_close(tensor, source.state_dict()[name].half().to(tensor.dtype))
+    with pytest.raises(NVCError, match="unknown coder 'intr'"):
+        initialise(model, f"{tmp_path / 'b.pt'}:intr")
+    with pytest.raises(NVCError, match="no such file"):
+        initialise(model, tmp_path / "none.pt")

@@ -33,7 +33,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="wall time for all the stages, split by the ratios of their minutes in the config")
     p.add_argument("--out", default="runs", help="checkpoints, log.csv and exported weights (default: runs)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    p.add_argument("--init", help="start from a weights file instead of random initialisation")
+    p.add_argument("--init", action="append", metavar="PATH[:CODER,...]",
+                   help="start from a weights file instead of random initialisation; repeatable, later files "
+                        "win; PATH:intra copies only neuro-Intra (coders: intra, motion, mcn, residual)")
     p.add_argument("--export", help="final fp16 weights (default: OUT/nvc.pt)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (bf16 autocast on cuda)")
     p.add_argument("--data", nargs="+", help="clip sources for the inter stages (video files or folders, "

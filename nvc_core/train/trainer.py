@@ -181,17 +181,30 @@ class Data:
 
 
 # -- initialisation -----------------------------------------------------------------------------------
-def initialise(model: NVC, path: str | Path) -> None:
+def initialise(model: NVC, spec: str | Path) -> None:
     """Copy every tensor of a weights file whose name and shape fit ``model`` (e.g. neuro-Intra and
-    neuro-Res of earlier weights into a model with a new neuro-Motion); say what was left as initialised."""
+    neuro-Res of earlier weights into a model with a new neuro-Motion); say what was left as initialised.
+
+    ``spec`` is ``PATH`` or ``PATH:CODER[,CODER...]`` (coders: the model's top-level modules, e.g.
+    ``runs/a.pt:intra``): then only those coders' tensors are copied."""
+    path, coders = str(spec), None
+    head, _, tail = path.rpartition(":")
+    if head and not Path(path).is_file():
+        names = [n for n, _ in model.named_children()]
+        path, coders = head, set(tail.split(","))
+        if not coders <= set(names):
+            raise NVCError(f"--init {spec}: unknown coder {sorted(coders - set(names))[0]!r} "
+                           f"(coders: {', '.join(names)})")
+    if not Path(path).is_file():
+        raise NVCError(f"--init {path}: no such file")
     blob = torch.load(path, map_location="cpu", weights_only=True)   # the raw tensors: the file's own
     if not isinstance(blob, dict) or not isinstance(blob.get("state_dict"), dict):   # architecture may differ
         raise NVCError(f"{path} is not an nvc weights file")
     own = model.state_dict()
     fitting = {k: v.to(own[k].dtype) for k, v in blob["state_dict"].items()
-               if k in own and own[k].shape == v.shape}
+               if k in own and own[k].shape == v.shape and (coders is None or k.split(".")[0] in coders)}
     model.load_state_dict(fitting, strict=False)
-    fresh = sorted({k.split(".")[0] for k in own if k not in fitting})
+    fresh = sorted({k.split(".")[0] for k in own if k not in fitting and (coders is None or k.split(".")[0] in coders)})
     if fresh:
         print(f"nvc train: from {path}: {len(fitting)} of {len(own)} tensors; newly initialised in: "
               f"{', '.join(fresh)}")
@@ -322,7 +335,8 @@ def train_stage(model: NVC, stage: Stage, s: dict, data: Data, out: Path, log: L
 
 # -- the whole schedule -------------------------------------------------------------------------------
 def train(config: dict, stages: list[str], out: str | Path, device: str = "cpu", resume: bool = False,
-          init: str | None = None, export: str | Path | None = None, budget: float | None = None) -> NVC:
+          init: str | list[str] | None = None, export: str | Path | None = None, budget: float | None = None
+          ) -> NVC:
     """Run ``stages`` in order (see :mod:`nvc_core.train.stages`) and export fp16 weights.
 
     ``budget``: minutes of wall time for all of it, split by the ratios of the stages' ``minutes``."""
@@ -334,8 +348,8 @@ def train(config: dict, stages: list[str], out: str | Path, device: str = "cpu",
     torch.set_num_threads(config.get("threads") or os.cpu_count() or 1)   # null: every core
     torch.manual_seed(config["seed"])
     model = NVC(NVCConfig.from_dict(config["model"]))
-    if init:
-        initialise(model, init)
+    for spec in [init] if isinstance(init, (str, Path)) else init or []:   # in order: later files win
+        initialise(model, spec)
     checkpoint = load_checkpoint(out) if resume else None
     if checkpoint is not None:
         model = NVC(NVCConfig.from_dict(checkpoint["config"]))
