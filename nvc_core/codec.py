@@ -31,7 +31,7 @@ from nvc_core.entropy.coder import FrameDecoder, FrameEncoder
 from nvc_core.env import set_torch_env
 from nvc_core.errors import BitstreamError, Cancelled, NVCError, VideoError
 from nvc_core.evaluation.rd import bits_per_pixel
-from nvc_core.flow_estimate import estimate_flow, flow_tensor
+from nvc_core.flow_estimate import flow_tensor, padded_frame_flow
 from nvc_core.layers.nlam import record_masks
 from nvc_core.metrics import frame_metrics, mean_over_frames
 from nvc_core.models.neuro_motion import State
@@ -163,12 +163,11 @@ class VideoEncoder(_Coder):
         self.previous_source: np.ndarray | None = None   # padded, for the flow hint of neuro-Motion
 
     def _flow_hint(self, source: np.ndarray) -> torch.Tensor | None:
-        """Flow estimate of the padded source frame against the previous one (flow-guided neuro-Motion).
-
-        Computed on the frames as padded for coding, so that it covers every pixel Em sees."""
+        """Flow estimate of the padded source frame against the previous one (flow-guided neuro-Motion),
+        over every pixel Em sees (:func:`padded_frame_flow`)."""
         if not self.model.motion.flow_guided:
             return None
-        return flow_tensor(estimate_flow(self.previous_source, source), self.device)
+        return flow_tensor(padded_frame_flow(self.previous_source, source, self.height, self.width), self.device)
 
     @torch.no_grad()
     def encode_frame(self, rgb: np.ndarray) -> tuple[bytes, FrameAnalysis]:

@@ -7,7 +7,7 @@ import torch
 
 import nvc_core.flow_estimate as flow_estimate
 from nvc_core.codec import decode_video, encode_video
-from nvc_core.flow_estimate import clip_flows, estimate_flow
+from nvc_core.flow_estimate import clip_flows, estimate_flow, padded_frame_flow
 from nvc_core.layers import backward_warp
 from nvc_core.models.nvc import NVC, NVCConfig
 from nvc_core.train.losses import flow_supervision
@@ -32,6 +32,18 @@ def test_estimate_has_the_backward_warping_convention_on_a_shift():
     inner = np.s_[16:-16, 16:-16]
     warped_error = np.abs(warp_np(previous, flow)[inner] - current[inner]).mean()
     assert warped_error < 0.25 * np.abs(previous[inner].astype(np.float32) - current[inner]).mean()
+
+
+def test_hint_of_padded_frames_is_the_visible_estimate_replicated_over_the_padding():
+    photo = smooth_photo(1, 256)
+    previous, current = photo[40:140, 40:152], photo[43:143, 45:157]      # 112x100, shifted by (5, 3)
+    pad = ((0, 128 - 100), (0, 128 - 112), (0, 0))
+    hint = padded_frame_flow(np.pad(previous, pad, mode="edge"), np.pad(current, pad, mode="edge"), 100, 112)
+    visible = estimate_flow(previous, current)
+    assert hint.shape == (128, 128, 2)
+    np.testing.assert_array_equal(hint[:100, :112], visible)
+    np.testing.assert_array_equal(hint[100:, :112], np.broadcast_to(visible[-1:], (28, 112, 2)))
+    np.testing.assert_array_equal(hint[:, 112:], np.broadcast_to(hint[:, 111:112], (128, 16, 2)))
 
 
 def test_estimate_follows_the_synthetic_motion_generator():
@@ -76,13 +88,15 @@ def test_flow_guided_stream_decodes_without_the_estimator(tmp_path, monkeypatch)
     model.weights_id = b"\x01" * 8
     calls = []
     real = flow_estimate.estimate_flow
-    monkeypatch.setattr("nvc_core.codec.estimate_flow", lambda a, b: calls.append(1) or real(a, b))
+    monkeypatch.setattr("nvc_core.flow_estimate.estimate_flow",
+                        lambda a, b: calls.append(a.shape) or real(a, b))
     encode_video(src, tmp_path / "s.nvc", model, quality=2, gop=12, recon_path=tmp_path / "rec.y4m")
-    assert len(calls) == 2                                                 # one estimate per P-frame
+    assert calls == [(64, 72, 3)] * 2             # one estimate per P-frame, on the visible 72x64 (padded: 128x64)
 
     def forbidden(*_):
         raise AssertionError("the decoder called the flow estimator")
-    monkeypatch.setattr("nvc_core.codec.estimate_flow", forbidden)
+    monkeypatch.setattr("nvc_core.codec.padded_frame_flow", forbidden)
+    monkeypatch.setattr("nvc_core.flow_estimate.padded_frame_flow", forbidden)
     monkeypatch.setattr("nvc_core.flow_estimate.estimate_flow", forbidden)
     decode_video(tmp_path / "s.nvc", model, tmp_path / "dec.y4m")
     assert (tmp_path / "dec.y4m").read_bytes() == (tmp_path / "rec.y4m").read_bytes()

@@ -24,7 +24,7 @@ def check_weights(weights: str | Path, clip: str | Path = DEFAULT_CLIP, quality:
     import torch
 
     from nvc_core.codec import frame_tensor, pad_frame, to_tensor, to_uint8
-    from nvc_core.flow_estimate import estimate_flow, flow_tensor
+    from nvc_core.flow_estimate import flow_tensor, padded_frame_flow
     from nvc_core.metrics import psnr
     from nvc_core.train.losses import bpp
     from nvc_core.video_io import open_video
@@ -44,7 +44,8 @@ def check_weights(weights: str | Path, clip: str | Path = DEFAULT_CLIP, quality:
                 out = model.forward_intra(x, quality)
                 recon, prediction, likelihoods, lam_t = out.decoded, None, out.likelihoods, lam
             else:
-                hint = flow_tensor(estimate_flow(previous, padded), device) if model.motion.flow_guided else None
+                hint = (flow_tensor(padded_frame_flow(previous, padded, h, w), device) if model.motion.flow_guided
+                        else None)
                 out = model.forward_inter(reference, x, quality, state, True, hint)
                 recon, prediction, likelihoods, state = out.x_hat, out.prediction, out.likelihoods, out.state
                 lam_t = lam * inter_lambda_ratio
