@@ -23,7 +23,7 @@ from nvc_gui.settings import Settings
 from nvc_gui.views.base import FrameContext, KeyChooser
 from nvc_gui.views.bitmap_view import BitMapView
 from nvc_gui.views.flow_view import FlowView
-from nvc_gui.views.image_view import ImageView, ViewLink
+from nvc_gui.views.image_view import ImageView, ViewLink, bits_text
 from nvc_gui.views.latent_grid import LatentGridControls
 from nvc_gui.views.pixel_view import pixel_values
 
@@ -224,6 +224,7 @@ def test_latent_grid_overlay_cells_and_numbers(qtbot):
     view.view.setRange(QRectF(144, 96, 48, 48), padding=0)
     numbers = dict((tuple(p.toTuple()), text) for p, text in view.grid.shown_numbers())
     assert numbers[(168.0, 120.0)] == "5" and numbers[(152.0, 104.0)] == "0"
+    assert [bits_text(b) for b in (0.0017, 0.26, 5.0, 5.44, 45.803, 1234.4)] == ["0", "0.3", "5", "5.4", "46", "1234"]
     assert _screen_colour(view, 168, 116).red() > _screen_colour(view, 152, 100).red()
     controls.latent.choose("motion.z")                        # 64x64 cells
     controls.apply(context, [view])

@@ -305,7 +305,7 @@ class LatentGrid:
             self._texts.append(text)
         for text, (r, c) in zip(self._texts, cells):
             text.setFont(font)
-            text.setText(f"{self._bits[r, c]:.3g}")
+            text.setText(bits_text(self._bits[r, c]))
             text.setPos((c + 0.5) * self._cell, (r + 0.5) * self._cell)
             text.show()
 
@@ -375,6 +375,15 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint8:
         return image
     return (np.clip(image, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+
+
+def bits_text(bits: float) -> str:
+    """A cell's bits in at most 4 characters (the exact value is in the hover readout)."""
+    if bits >= 10:
+        return f"{bits:.0f}"
+    if bits >= 0.995:
+        return f"{bits:.2g}"
+    return f"{bits:.1f}" if bits >= 0.05 else "0"
 
 
 def _format(value) -> str:
