@@ -90,3 +90,18 @@ def test_bd_table_on_synthetic_curves(tmp_path):
     assert "-20.0" in table and "do not overlap" in table
     report.plot_rd("a", clips["a"]["codecs"], tmp_path / "rd_a.png")
     assert (tmp_path / "rd_a.png").stat().st_size > 0
+
+
+def test_temporal_prior_saving_counts_motion_bits_of_both_runs():
+    def run(motion_bits):
+        return [{"frames": [{"bits_by_stream": {"intra.y": 500.0}},
+                            {"bits_by_stream": {"motion.y": m, "motion.z": 10.0, "residual.y": 300.0}}]}
+                for m in motion_bits]
+    clips = {"a": {"codecs": {"nvc": run([90.0, 190.0]), "nvc-tp-off": run([100.0, 200.0])}},
+             "b": {"codecs": {"nvc": run([110.0]), "nvc-tp-off": run([110.0])}},
+             "c": {"codecs": {"nvc": run([50.0])}}}
+    saving = report.temporal_prior_saving(clips)
+    assert saving["clips"] == pytest.approx({"a": 100 * 20 / 320, "b": 0.0})
+    assert saving["all_clips"] == pytest.approx(100 * 20 / 440)
+    assert report.format_saving(saving).startswith("temporal prior: 4.55 % of the motion bits")
+    assert report.temporal_prior_saving({"c": clips["c"]}) is None

@@ -78,6 +78,8 @@ def run_eval(args: argparse.Namespace) -> int:
                             weights=args.weights, device=args.device)
     results = evaluate(settings)
     print(report.format_table(results["bd_rate"]))
+    if results["temporal_prior_motion_bits_saved"] is not None:
+        print(report.format_saving(results["temporal_prior_motion_bits_saved"]))
     print(f"results: {args.out / 'results.json'}, plots: {args.out}/rd_<clip>.png")
     mismatches = [f"{clip} {codec} q{p['quality']}" for clip, entry in results["clips"].items()
                   for codec, points in entry["codecs"].items() for p in points if p.get("decode_matches") is False]

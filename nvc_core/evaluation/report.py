@@ -64,6 +64,31 @@ def bd_rates(clips: dict[str, dict], test: str) -> dict:
     return {"test": test, "method": BD_METHOD, "ms_ssim_scale": "dB, -10 log10(1 - MS-SSIM)", "vs": table}
 
 
+MOTION_STREAMS = ("motion.y", "motion.z")
+
+
+def temporal_prior_saving(clips: dict[str, dict]) -> dict | None:
+    """Motion bits (ŷ and ẑ of neuro-Motion, every P-frame of every rate point) saved by the temporal
+    prior, in % of the motion bits without it: per clip, and over all clips together. None unless both
+    ``nvc`` and ``nvc-tp-off`` were run."""
+    def motion_bits(points: list[dict]) -> float:
+        return sum(f["bits_by_stream"].get(k, 0.0) for p in points for f in p["frames"] for k in MOTION_STREAMS)
+
+    pairs = {name: (motion_bits(e["codecs"]["nvc"]), motion_bits(e["codecs"]["nvc-tp-off"]))
+             for name, e in clips.items() if {"nvc", "nvc-tp-off"} <= set(e["codecs"])}
+    if not pairs:
+        return None
+    saving = lambda on, off: 100.0 * (1.0 - on / off) if off > 0 else None     # noqa: E731
+    total_on, total_off = (sum(v[i] for v in pairs.values()) for i in (0, 1))
+    return {"clips": {name: saving(*v) for name, v in pairs.items()}, "all_clips": saving(total_on, total_off)}
+
+
+def format_saving(saving: dict) -> str:
+    clips = ", ".join(f"{name} {_cell(v, '.2f')}" for name, v in saving["clips"].items())
+    return (f"temporal prior: {_cell(saving['all_clips'], '.2f')} % of the motion bits saved over all clips "
+            f"and rate points ({clips})")
+
+
 def _cell(value: float | None, fmt: str) -> str:
     return "n/a" if value is None else format(value, fmt)
 

@@ -200,5 +200,6 @@ def evaluate(s: EvalSettings) -> dict:
         report.plot_rd(f"{name}: {entry['width']}x{entry['height']}, first {entry['frames']} frames, GOP {s.gop}",
                        entry["codecs"], s.out / f"rd_{name}.png")
         results["bd_rate"] = report.bd_rates(results["clips"], test=s.variants()[0].name)
+        results["temporal_prior_motion_bits_saved"] = report.temporal_prior_saving(results["clips"])
         (s.out / "results.json").write_text(json.dumps(results, indent=1))
     return results
