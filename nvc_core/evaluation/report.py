@@ -76,9 +76,11 @@ def temporal_prior_saving(clips: dict[str, dict]) -> dict | None:
 
     pairs = {name: (motion_bits(e["codecs"]["nvc"]), motion_bits(e["codecs"]["nvc-tp-off"]))
              for name, e in clips.items() if {"nvc", "nvc-tp-off"} <= set(e["codecs"])}
+    def saving(on: float, off: float) -> float | None:
+        return 100.0 * (1.0 - on / off) if off > 0 else None
+
     if not pairs:
         return None
-    saving = lambda on, off: 100.0 * (1.0 - on / off) if off > 0 else None     # noqa: E731
     total_on, total_off = (sum(v[i] for v in pairs.values()) for i in (0, 1))
     return {"clips": {name: saving(*v) for name, v in pairs.items()}, "all_clips": saving(total_on, total_off)}
 

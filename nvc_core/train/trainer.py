@@ -200,11 +200,10 @@ def initialise(model: NVC, spec: str | Path) -> None:
     blob = torch.load(path, map_location="cpu", weights_only=True)   # the raw tensors: the file's own
     if not isinstance(blob, dict) or not isinstance(blob.get("state_dict"), dict):   # architecture may differ
         raise NVCError(f"{path} is not an nvc weights file")
-    own = model.state_dict()
-    fitting = {k: v.to(own[k].dtype) for k, v in blob["state_dict"].items()
-               if k in own and own[k].shape == v.shape and (coders is None or k.split(".")[0] in coders)}
+    own = {k: v for k, v in model.state_dict().items() if coders is None or k.split(".")[0] in coders}
+    fitting = {k: v.to(own[k].dtype) for k, v in blob["state_dict"].items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(fitting, strict=False)
-    fresh = sorted({k.split(".")[0] for k in own if k not in fitting and (coders is None or k.split(".")[0] in coders)})
+    fresh = sorted({k.split(".")[0] for k in own if k not in fitting})
     if fresh:
         print(f"nvc train: from {path}: {len(fitting)} of {len(own)} tensors; newly initialised in: "
               f"{', '.join(fresh)}")
