@@ -78,8 +78,8 @@ def load_model(weights: str | Path | None = None, device: str | torch.device = "
 def check_config(raw, where: str) -> NVCConfig:
     """The NVCConfig a weights file describes, checked before the model is built: only the fields of
     :class:`NVCConfig` (as the dataclass declares them), each of its default's type (integers at least
-    1, or at least 0 where 0 is the default, rates positive), and at most MAX_PARAMETERS parameters (counted on the meta device, which
-    allocates nothing)."""
+    1, or at least 0 where 0 is the default, rates positive), and at most MAX_PARAMETERS parameters
+    (counted on the meta device, which allocates nothing)."""
     if not isinstance(raw, dict):
         raise WeightsError(f"{where}: the model configuration is not a mapping")
     fields = {f.name: f for f in dataclasses.fields(NVCConfig)}

@@ -74,11 +74,11 @@ def temporal_prior_saving(clips: dict[str, dict]) -> dict | None:
     def motion_bits(points: list[dict]) -> float:
         return sum(f["bits_by_stream"].get(k, 0.0) for p in points for f in p["frames"] for k in MOTION_STREAMS)
 
-    pairs = {name: (motion_bits(e["codecs"]["nvc"]), motion_bits(e["codecs"]["nvc-tp-off"]))
-             for name, e in clips.items() if {"nvc", "nvc-tp-off"} <= set(e["codecs"])}
     def saving(on: float, off: float) -> float | None:
         return 100.0 * (1.0 - on / off) if off > 0 else None
 
+    pairs = {name: (motion_bits(e["codecs"]["nvc"]), motion_bits(e["codecs"]["nvc-tp-off"]))
+             for name, e in clips.items() if {"nvc", "nvc-tp-off"} <= set(e["codecs"])}
     if not pairs:
         return None
     total_on, total_off = (sum(v[i] for v in pairs.values()) for i in (0, 1))
