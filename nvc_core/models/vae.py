@@ -74,6 +74,7 @@ class HyperDecoder(nn.Module):
 
     def __init__(self, n: int, m: int, blocks: int, hyper_k: int):
         super().__init__()
+        self.hyper_k = hyper_k
         self.net = nn.Sequential(NLAM(n, blocks), deconv(n, n), residual_stack(n, blocks),
                                  deconv(n, hyper_k * m))
 

@@ -39,6 +39,7 @@ from nvc_core.train.loader import Batches, StageBatches
 from nvc_core.train.losses import psnr
 from nvc_core.train.pack import pack_sources
 from nvc_core.train.stages import ORDER, STAGES, Stage, prepare, train_step
+from nvc_core.train.widen import widen_state
 from nvc_core.weights import save_weights
 
 CHECKPOINT = "checkpoint.pt"
@@ -183,7 +184,8 @@ class Data:
 # -- initialisation -----------------------------------------------------------------------------------
 def initialise(model: NVC, spec: str | Path) -> None:
     """Copy every tensor of a weights file whose name and shape fit ``model`` (e.g. neuro-Intra and
-    neuro-Res of earlier weights into a model with a new neuro-Motion); say what was left as initialised.
+    neuro-Res of earlier weights into a model with a new neuro-Motion), widening those of a narrower
+    coder (:mod:`nvc_core.train.widen`); say what was left as initialised.
 
     ``spec`` is ``PATH`` or ``PATH:CODER[,CODER...]`` (coders: the model's top-level modules, e.g.
     ``runs/a.pt:intra``): then only those coders' tensors are copied."""
@@ -200,9 +202,11 @@ def initialise(model: NVC, spec: str | Path) -> None:
     blob = torch.load(path, map_location="cpu", weights_only=True)   # the raw tensors: the file's own
     if not isinstance(blob, dict) or not isinstance(blob.get("state_dict"), dict):   # architecture may differ
         raise NVCError(f"{path} is not an nvc weights file")
-    own = {k: v for k, v in model.state_dict().items() if coders is None or k.split(".")[0] in coders}
-    fitting = {k: v.to(own[k].dtype) for k, v in blob["state_dict"].items() if k in own and own[k].shape == v.shape}
+    own = {k for k in model.state_dict() if coders is None or k.split(".")[0] in coders}
+    fitting, grown = widen_state(model, {k: v for k, v in blob["state_dict"].items() if k in own})
     model.load_state_dict(fitting, strict=False)
+    if grown:
+        print(f"nvc train: from {path}: {grown} tensors widened (nvc_core.train.widen)")
     fresh = sorted({k.split(".")[0] for k in own if k not in fitting})
     if fresh:
         print(f"nvc train: from {path}: {len(fitting)} of {len(own)} tensors; newly initialised in: "

@@ -1,0 +1,113 @@
+"""Function-preserving widening of trained coders (Net2Net-style; goes beyond the paper).
+
+Weights trained with N / M channels are copied into a model with N' ≥ N / M' ≥ M channels:
+
+  * every old weight keeps its place (channel c of the old layer is channel c of the new one);
+  * the weights by which an old output channel would read a new input channel are zero;
+  * every other new weight keeps its fresh initialisation.
+
+The old channels therefore compute what they did, and the new channels start as random features that
+no old channel reads. The weights that read them get gradients from the first step, so training
+turns the extra width into quality instead of starting a wider coder from scratch.
+Two layers need more than that rule:
+
+  * the non-local block's φ: its new embedding channels start at zero, so θᵀφ (a sum over the
+    embedding channels) and with it the attention map are unchanged;
+  * the hyper decoder's last layer: its output is ``hyper_k`` blocks of M channels (PA reads it as
+    (k, C)), so it is widened block by block.
+
+One approximation remains: PA's masked context convolution spans 5 channels of ŷ, so the last two
+old channels now also see the anchors of the first new ones.
+The ConvLSTM of the TUM (gate blocks over a concatenated input) is not widened: a widened
+neuro-Motion gets a fresh one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from nvc_core.entropy.conv_lstm import ConvLSTM
+from nvc_core.layers.nlam import NonLocalBlock
+from nvc_core.models.vae import HyperDecoder
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Which dimension of a tensor holds input and output channels, and in how many blocks the output is."""
+    in_dim: int | None = None
+    out_dim: int | None = None
+    out_blocks: int = 1
+    zero_new_outputs: bool = False
+
+
+def layouts(model: nn.Module) -> tuple[dict[str, Layout], set[str]]:
+    """The layout of every convolution's weight and bias in ``model``, and the names never widened."""
+    found: dict[str, Layout] = {}
+    fixed: set[str] = set()
+    for name, module in model.named_modules():
+        prefix = f"{name}." if name else ""
+        if isinstance(module, ConvLSTM):
+            fixed |= {prefix + n for n, _ in module.named_parameters()}
+        if not isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+            continue
+        in_dim, out_dim = (0, 1) if isinstance(module, nn.ConvTranspose2d) else (1, 0)
+        found[prefix + "weight"] = Layout(in_dim, out_dim)
+        found[prefix + "bias"] = Layout(None, 0)
+    for name, module in model.named_modules():
+        prefix = f"{name}." if name else ""
+        if isinstance(module, HyperDecoder):
+            last = f"{prefix}net.{len(module.net) - 1}."
+            k = module.hyper_k
+            found[last + "weight"] = Layout(0, 1, out_blocks=k)
+            found[last + "bias"] = Layout(None, 0, out_blocks=k)
+        if isinstance(module, NonLocalBlock):
+            found[prefix + "phi.weight"] = Layout(1, 0, zero_new_outputs=True)
+            found[prefix + "phi.bias"] = Layout(None, 0, zero_new_outputs=True)
+    return found, fixed
+
+
+def _old_positions(old: int, new: int, blocks: int) -> torch.Tensor:
+    """Where the ``old`` channels (in ``blocks`` equal blocks) sit among ``new`` channels."""
+    return torch.cat([b * (new // blocks) + torch.arange(old // blocks) for b in range(blocks)])
+
+
+def grow(fresh: torch.Tensor, old: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """``fresh`` (the wider model's initial tensor) with ``old`` embedded by the rule of the module docstring."""
+    new = fresh.clone()
+    old = old.to(new.dtype)
+    places = [torch.arange(n) for n in old.shape]
+    if layout.out_dim is not None:
+        d = layout.out_dim
+        places[d] = _old_positions(old.shape[d], new.shape[d], layout.out_blocks)
+    new[torch.meshgrid(*places, indexing="ij")] = old
+    if layout.in_dim is not None and new.shape[layout.in_dim] > old.shape[layout.in_dim]:
+        reads_new = list(places)
+        reads_new[layout.in_dim] = torch.arange(old.shape[layout.in_dim], new.shape[layout.in_dim])
+        new[torch.meshgrid(*reads_new, indexing="ij")] = 0.0
+    if layout.zero_new_outputs:
+        d = layout.out_dim
+        added = [torch.arange(n) for n in new.shape]
+        added[d] = torch.arange(old.shape[d], new.shape[d])
+        new[torch.meshgrid(*added, indexing="ij")] = 0.0
+    return new
+
+
+def widen_state(model: nn.Module, state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], int]:
+    """The tensors of ``state`` that fit ``model``: equal shapes as they are, narrower ones grown.
+
+    Returns them (in the model's dtypes) and how many were grown."""
+    own = model.state_dict()
+    found, fixed = layouts(model)
+    fitting, grown = {}, 0
+    for name, old in state.items():
+        fresh = own.get(name)
+        if fresh is None or fresh.dim() != old.dim():
+            continue
+        if fresh.shape == old.shape:
+            fitting[name] = old.to(fresh.dtype)
+        elif name not in fixed and all(o <= n for o, n in zip(old.shape, fresh.shape)):
+            fitting[name] = grow(fresh, old, found.get(name, Layout()))
+            grown += 1
+    return fitting, grown
