@@ -33,21 +33,26 @@ def test_widened_intra_decodes_what_the_narrow_one_did(tmp_path):
             a, b = narrow.intra(x, q), wide.intra(x, q)
             torch.testing.assert_close(b.decoded, a.decoded, atol=1e-5, rtol=0)
             torch.testing.assert_close(b.likelihoods["z"][:, :16], a.likelihoods["z"])
-            # PA's 5-channel context: the last two old channels also see the first new ones
-            torch.testing.assert_close(b.likelihoods["y"][:, :14], a.likelihoods["y"][:, :14])
+            torch.testing.assert_close(b.likelihoods["y"][:, :16], a.likelihoods["y"])
             assert a.y_hat.abs().sum() > 100 and b.y_hat.shape[1] == 40
-            assert wide.intra.analysis(x, q)[:, 16:].abs().sum() > 0   # the new channels carry values
+            assert torch.all(wide.intra.analysis(x, q)[:, 16:] == 0)   # new latent channels start silent
 
 
 def test_new_channels_learn_from_the_first_step(tmp_path):
+    """Silent new latents are read with fresh weights, so the distortion reaches the encoder rows that
+    write them; hidden channels are not read by old ones yet, but the weights that would are trained."""
     _, wide = _models(tmp_path)
     wide.train()
     x = torch.rand(2, 3, 128, 128)
     out = wide.intra(x, 3)
     ((out.decoded - x) ** 2).mean().backward()
-    first = wide.intra.dm.net[0].trunk[0].body[0]          # Dm's NLAM: its convolutions read ŷ
-    assert torch.all(first.weight.detach()[:16, 16:] == 0)  # old outputs do not read new channels yet
-    assert first.weight.grad[:16, 16:].abs().sum() > 0      # ... but will after this step
+    writes_latent = wide.intra.em.net[-2].weight            # conv(N, M) before Em's NLAM
+    reads_latent = wide.intra.dm.net[0].trunk[0].body[0]    # Dm's NLAM: its first conv reads ŷ
+    reads_hidden = wide.intra.dm.net[1]                     # deconv(M, N)
+    assert torch.all(writes_latent.detach()[16:] == 0) and writes_latent.grad[16:].abs().sum() > 0
+    assert reads_latent.weight.detach()[:16, 16:].abs().sum() > 0
+    assert torch.all(reads_hidden.weight.detach()[16:, :16] == 0)
+    assert reads_hidden.weight.grad[16:, :16].abs().sum() > 0
 
 
 def test_widening_neuro_motion_keeps_a_fresh_tum(tmp_path):

@@ -6,20 +6,23 @@ Weights trained with N / M channels are copied into a model with N' ≥ N / M' �
   * the weights by which an old output channel would read a new input channel are zero;
   * every other new weight keeps its fresh initialisation.
 
-The old channels therefore compute what they did, and the new channels start as random features that
-no old channel reads. The weights that read them get gradients from the first step, so training
-turns the extra width into quality instead of starting a wider coder from scratch.
-Two layers need more than that rule:
+The old channels therefore compute what they did. New hidden channels start as random features that
+no old channel reads; the weights that read them get gradients from the first step.
+New latent channels (M' > M) are different: each one costs bits, and a random one costs many, so the
+rate term silences it before the decoder has learnt to use it (measured: all 128 new channels of a
+64 -> 192 widening were zero after 1,700 steps). They therefore start *silent*: the encoder's last
+convolutions write zero into them (ŷ = 0 costs next to nothing), while the decoder's first
+convolutions read them with their fresh weights, so the distortion pulls information into them from
+the first step. At rounding (coding) ŷ = 0 there, and the decoder computes what it did.
+
+Three layers need more than that:
 
   * the non-local block's φ: its new embedding channels start at zero, so θᵀφ (a sum over the
     embedding channels) and with it the attention map are unchanged;
   * the hyper decoder's last layer: its output is ``hyper_k`` blocks of M channels (PA reads it as
-    (k, C)), so it is widened block by block.
-
-One approximation remains: PA's masked context convolution spans 5 channels of ŷ, so the last two
-old channels now also see the anchors of the first new ones.
-The ConvLSTM of the TUM (gate blocks over a concatenated input) is not widened: a widened
-neuro-Motion gets a fresh one.
+    (k, C)), so it is widened block by block;
+  * the ConvLSTM of the TUM (gate blocks over a concatenated input) is not widened: a widened
+    neuro-Motion gets a fresh one.
 """
 from __future__ import annotations
 
@@ -29,8 +32,8 @@ import torch
 from torch import nn
 
 from nvc_core.entropy.conv_lstm import ConvLSTM
-from nvc_core.layers.nlam import NonLocalBlock
-from nvc_core.models.vae import HyperDecoder
+from nvc_core.layers.nlam import NLAM, NonLocalBlock
+from nvc_core.models.vae import HyperDecoder, VAECoder
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class Layout:
     out_dim: int | None = None
     out_blocks: int = 1
     zero_new_outputs: bool = False
+    zero_new_reads: bool = True
 
 
 def layouts(model: nn.Module) -> tuple[dict[str, Layout], set[str]]:
@@ -65,7 +69,25 @@ def layouts(model: nn.Module) -> tuple[dict[str, Layout], set[str]]:
         if isinstance(module, NonLocalBlock):
             found[prefix + "phi.weight"] = Layout(1, 0, zero_new_outputs=True)
             found[prefix + "phi.bias"] = Layout(None, 0, zero_new_outputs=True)
+        if isinstance(module, VAECoder):
+            _silent_latents(module, prefix, found)
     return found, fixed
+
+
+def _silent_latents(coder: VAECoder, prefix: str, found: dict[str, Layout]) -> None:
+    """New latent channels start at zero in Em (its last conv and the residual blocks of its final NLAM
+    write zero into them) and are read with fresh weights by the convolutions of Dm's first NLAM that
+    see ŷ itself."""
+    *_, last_conv, nlam = coder.em.net                     # Em ends in [conv(N, M), NLAM(M)]
+    end = len(coder.em.net)
+    silent = [f"net.{end - 2}"] + [f"net.{end - 1}.trunk.{i}.body.2" for i in range(len(nlam.trunk))]
+    for name in silent:
+        found[f"{prefix}em.{name}.weight"] = Layout(1, 0, zero_new_outputs=True)
+        found[f"{prefix}em.{name}.bias"] = Layout(None, 0, zero_new_outputs=True)
+    first = next(n for n, m in coder.dm.named_modules() if isinstance(m, NLAM))
+    for name in ("trunk.0.body.0", "mask_branch.0.theta", "mask_branch.0.phi", "mask_branch.0.g"):
+        key = f"{prefix}dm.{first}.{name}.weight"
+        found[key] = Layout(1, 0, zero_new_outputs=found[key].zero_new_outputs, zero_new_reads=False)
 
 
 def _old_positions(old: int, new: int, blocks: int) -> torch.Tensor:
@@ -82,7 +104,7 @@ def grow(fresh: torch.Tensor, old: torch.Tensor, layout: Layout) -> torch.Tensor
         d = layout.out_dim
         places[d] = _old_positions(old.shape[d], new.shape[d], layout.out_blocks)
     new[torch.meshgrid(*places, indexing="ij")] = old
-    if layout.in_dim is not None and new.shape[layout.in_dim] > old.shape[layout.in_dim]:
+    if layout.zero_new_reads and layout.in_dim is not None and new.shape[layout.in_dim] > old.shape[layout.in_dim]:
         reads_new = list(places)
         reads_new[layout.in_dim] = torch.arange(old.shape[layout.in_dim], new.shape[layout.in_dim])
         new[torch.meshgrid(*reads_new, indexing="ij")] = 0.0
