@@ -27,6 +27,18 @@ mkdir -p "$OUT" "$WORK"
 nvc() { "$PYTHON" -m nvc_core.cli "$@"; }
 elapsed() { echo $(( $(date +%s) - started )); }
 
+# Weights into $OUT: as they are, or split into parts of at most PART_MIB.
+deliver() {
+    local part_bytes; part_bytes=$(awk "BEGIN {printf \"%d\", $PART_MIB * 1048576}")
+    if [[ $(stat -c %s "$1") -gt $part_bytes ]]; then
+        split -b "$part_bytes" -d "$1" "$OUT/nvc.pt.part-"
+        echo "== nvc.pt split into $(ls "$OUT"/nvc.pt.part-* | wc -l) parts of at most $PART_MIB MiB" \
+             "(what comes back is at most 16 MiB a file): cat nvc.pt.part-* > nvc.pt"
+    else
+        cp "$1" "$OUT/nvc.pt"
+    fi
+}
+
 main() {
     echo "== $(date -u +%FT%TZ) on $(uname -n), $(nproc) cores"
     if command -v nvidia-smi >/dev/null; then nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; fi
@@ -49,21 +61,17 @@ print('pack:', {k: v for k, v in json.load(open('$PACK/pack.json')).items() if k
     local minutes
     minutes=$(awk "BEGIN {m = ($BUDGET_S - $(elapsed) - $RESERVE_S) / 60; printf \"%.2f\", (m > 0.01 ? m : 0.01)}")
     echo "== training: $minutes min (at $(elapsed) s)"
-    nvc "${train[@]}" --budget "$minutes" --out "$WORK/run" --export "$OUT/nvc.pt" "$@"
-    cp "$WORK/run/log.csv" "$WORK/run/summary.json" "$OUT/"
+    nvc "${train[@]}" --budget "$minutes" --out "$WORK/run" --export "$WORK/nvc.pt" "$@"
+    cp "$WORK/run/summary.json" "$OUT/"
+    if [[ -f "$WORK/run/log.csv" ]]; then cp "$WORK/run/log.csv" "$OUT/"; fi   # none under log_every steps
+    deliver "$WORK/nvc.pt"                     # the weights are in $OUT before anything else can fail
 
     echo "== check of the weights (at $(elapsed) s)"
-    if [[ -n "$INIT" ]]; then
-        nvc train check "$INIT" --quality "$QUALITY" --device "$DEVICE" --json "$OUT/check_init.json" ||
+    if [[ -n "$INIT" ]]; then                  # the file of INIT=PATH[:CODER,...], as a whole model
+        nvc train check "${INIT%:*}" --quality "$QUALITY" --device "$DEVICE" --json "$OUT/check_init.json" ||
             echo "(the init weights do not load as a whole model: no check_init.json)"
     fi
-    nvc train check "$OUT/nvc.pt" --quality "$QUALITY" --device "$DEVICE" --json "$OUT/check.json"
-    local part_bytes; part_bytes=$(awk "BEGIN {printf \"%d\", $PART_MIB * 1048576}")
-    if [[ $(stat -c %s "$OUT/nvc.pt") -gt $part_bytes ]]; then
-        split -b "$part_bytes" -d "$OUT/nvc.pt" "$OUT/nvc.pt.part-" && rm "$OUT/nvc.pt"
-        echo "== nvc.pt split into $(ls "$OUT"/nvc.pt.part-* | wc -l) parts of at most $PART_MIB MiB" \
-             "(what comes back is at most 16 MiB a file): cat nvc.pt.part-* > nvc.pt"
-    fi
+    nvc train check "$WORK/nvc.pt" --quality "$QUALITY" --device "$DEVICE" --json "$OUT/check.json"
     echo "== done in $(elapsed) s"
 }
 
