@@ -78,8 +78,7 @@ def _silent_latents(coder: VAECoder, prefix: str, found: dict[str, Layout]) -> N
     """New latent channels start at zero in Em (its last conv and the residual blocks of its final NLAM
     write zero into them) and are read with fresh weights by the convolutions of Dm's first NLAM that
     see ŷ itself."""
-    *_, last_conv, nlam = coder.em.net                     # Em ends in [conv(N, M), NLAM(M)]
-    end = len(coder.em.net)
+    end, nlam = len(coder.em.net), coder.em.net[-1]       # Em ends in [conv(N, M), NLAM(M)]
     silent = [f"net.{end - 2}"] + [f"net.{end - 1}.trunk.{i}.body.2" for i in range(len(nlam.trunk))]
     for name in silent:
         found[f"{prefix}em.{name}.weight"] = Layout(1, 0, zero_new_outputs=True)
