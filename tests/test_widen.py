@@ -51,6 +51,8 @@ def test_new_channels_learn_from_the_first_step(tmp_path):
     reads_hidden = wide.intra.dm.net[1]                     # deconv(M, N)
     assert torch.all(writes_latent.detach()[16:] == 0) and writes_latent.grad[16:].abs().sum() > 0
     assert reads_latent.weight.detach()[:16, 16:].abs().sum() > 0
+    phi = wide.intra.dm.net[0].mask_branch[0].phi.weight.detach()   # reads ŷ too; new rows stay zero
+    assert phi[:8, 16:].abs().sum() > 0 and torch.all(phi[8:] == 0)
     assert torch.all(reads_hidden.weight.detach()[16:, :16] == 0)
     assert reads_hidden.weight.grad[16:, :16].abs().sum() > 0
 

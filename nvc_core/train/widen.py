@@ -26,7 +26,7 @@ Three layers need more than that:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -38,7 +38,8 @@ from nvc_core.models.vae import HyperDecoder, VAECoder
 
 @dataclass(frozen=True)
 class Layout:
-    """Which dimension of a tensor holds input and output channels, and in how many blocks the output is."""
+    """Which dimension of a tensor holds input and output channels, in how many blocks the output is,
+    and which of its new weights start at zero (new output rows; old outputs' reads of new inputs)."""
     in_dim: int | None = None
     out_dim: int | None = None
     out_blocks: int = 1
@@ -69,8 +70,9 @@ def layouts(model: nn.Module) -> tuple[dict[str, Layout], set[str]]:
         if isinstance(module, NonLocalBlock):
             found[prefix + "phi.weight"] = Layout(1, 0, zero_new_outputs=True)
             found[prefix + "phi.bias"] = Layout(None, 0, zero_new_outputs=True)
+    for name, module in model.named_modules():     # last: it refines the layouts of the coder's layers
         if isinstance(module, VAECoder):
-            _silent_latents(module, prefix, found)
+            _silent_latents(module, f"{name}." if name else "", found)
     return found, fixed
 
 
@@ -86,7 +88,7 @@ def _silent_latents(coder: VAECoder, prefix: str, found: dict[str, Layout]) -> N
     first = next(n for n, m in coder.dm.named_modules() if isinstance(m, NLAM))
     for name in ("trunk.0.body.0", "mask_branch.0.theta", "mask_branch.0.phi", "mask_branch.0.g"):
         key = f"{prefix}dm.{first}.{name}.weight"
-        found[key] = Layout(1, 0, zero_new_outputs=found[key].zero_new_outputs, zero_new_reads=False)
+        found[key] = replace(found[key], zero_new_reads=False)
 
 
 def _old_positions(old: int, new: int, blocks: int) -> torch.Tensor:
