@@ -68,3 +68,21 @@ def test_pure_one_stage_motion_is_selectable():
     assert out.x_hat.shape == x.shape
     with torch.no_grad(), pytest.raises(ValueError, match="flow hint"):
         NVC(TINY).eval().forward_inter(x, x, 0)
+
+
+def test_rate_points_grow_above_the_top_keeping_the_old_ones():
+    """Weights with R rate points load into a model with more: old rows unchanged, new rows continue
+    the last log-gain step (grow_rate_tables, used by nvc train --init)."""
+    from nvc_core.models.vae import grow_rate_tables
+    torch.manual_seed(0)
+    old = NVC(TINY)
+    with torch.no_grad():
+        old.intra.log_gain.add_(torch.randn_like(old.intra.log_gain) * 0.1)
+    new = NVC(NVCConfig(**{**TINY.__dict__, "lambdas": TINY.lambdas + (0.08, 0.16)}))
+    state = grow_rate_tables(new, old.state_dict())
+    new.load_state_dict(state)
+    table = old.intra.log_gain.detach()
+    assert torch.equal(new.intra.log_gain[:3], table)
+    assert torch.allclose(new.intra.log_gain[4] - new.intra.log_gain[3], table[2] - table[1])
+    assert torch.allclose(new.intra.log_gain[3], 2 * table[2] - table[1])
+    assert new.residual.log_inv_gain.shape == (5, 8)

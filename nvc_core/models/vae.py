@@ -100,6 +100,23 @@ class CodedLatents:
     decoded: object
 
 
+def grow_rate_tables(model: nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` with every per-rate gain table (R, M) that has fewer rows than ``model``'s extended
+    above its top rate point: each new row continues the log-gain step between the last two rows
+    (half an octave at initialisation). Rate points are added at the high end only, so rate point q
+    of the old table is rate point q of the new one."""
+    own = model.state_dict()
+    grown = dict(state)
+    for name, old in state.items():
+        fresh = own.get(name)
+        if (name.rpartition(".")[2] in ("log_gain", "log_inv_gain") and fresh is not None
+                and old.dim() == 2 and old.shape[1] == fresh.shape[1] and 2 <= old.shape[0] < fresh.shape[0]):
+            step = old[-1] - old[-2]
+            extra = torch.arange(1, fresh.shape[0] - old.shape[0] + 1, dtype=old.dtype).view(-1, 1)
+            grown[name] = torch.cat([old, old[-1] + extra * step])
+    return grown
+
+
 class VAECoder(nn.Module):
     """Em, Dm, Eh, Dh, factorized prior for ẑ, PA for ŷ, and the per-rate gains."""
 
@@ -139,10 +156,15 @@ class VAECoder(nn.Module):
 
     # -- coding (batch of one), into / from the frame's range-coder session ------------------------
     @torch.no_grad()
-    def compress(self, x: torch.Tensor, q: int, temporal: torch.Tensor | None, coder: FrameEncoder) -> CodedLatents:
-        y = self.analysis(x, q)
-        y_sym = torch.round(y).clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT)
-        z_sym = torch.round(self.eh(y)).clamp(-Z_RANGE, Z_RANGE)
+    def compress(self, x: torch.Tensor, q: int, temporal: torch.Tensor | None, coder: FrameEncoder,
+                 latents: tuple[torch.Tensor, torch.Tensor] | None = None) -> CodedLatents:
+        """Code x at rate point q; ``latents``: (y, z) to code instead of Em's and Eh's
+        (encoder-side refinement, :mod:`nvc_core.refine`)."""
+        if latents is None:
+            y = self.analysis(x, q)
+            latents = y, self.eh(y)
+        y_sym = torch.round(latents[0]).clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT)
+        z_sym = torch.round(latents[1]).clamp(-Z_RANGE, Z_RANGE)
         self.z_prior.compress(z_sym, coder)
         parameters = self.pa.compress(y_sym, self.dh(z_sym), temporal, coder)
         return CodedLatents(z_sym, y_sym, parameters, self.synthesis(y_sym, q))

@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from nvc_core.errors import NVCError
 from nvc_core.models.nvc import NVC, PAD_MULTIPLE, NVCConfig
+from nvc_core.models.vae import grow_rate_tables
 from nvc_core.train.config import validate
 from nvc_core.train.data import PhotoSet, clip_source, to_batch
 from nvc_core.train.loader import Batches, StageBatches
@@ -203,7 +204,8 @@ def initialise(model: NVC, spec: str | Path) -> None:
     if not isinstance(blob, dict) or not isinstance(blob.get("state_dict"), dict):   # architecture may differ
         raise NVCError(f"{path} is not an nvc weights file")
     own = {k for k in model.state_dict() if coders is None or k.split(".")[0] in coders}
-    fitting, grown = widen_state(model, {k: v for k, v in blob["state_dict"].items() if k in own})
+    state = grow_rate_tables(model, {k: v for k, v in blob["state_dict"].items() if k in own})  # new top rates
+    fitting, grown = widen_state(model, state)
     model.load_state_dict(fitting, strict=False)
     if grown:
         print(f"nvc train: from {path}: {grown} tensors widened (nvc_core.train.widen)")
