@@ -48,3 +48,24 @@ def test_joint_stage_loss_holds_ms_mcn_to_the_warp():
     rd = spoiled.loss - floor           # λ·255²·MSE(X̂_t) + R of the spoiled model
     assert torch.isclose(rd, lam * 255 ** 2 * spoiled.mse + spoiled.bpp, rtol=1e-4)
     assert torch.isclose(clean.loss, lam * 255 ** 2 * clean.mse + clean.bpp, rtol=1e-4)
+
+
+def test_moving_the_residual_offset_keeps_the_reconstruction_and_moves_the_prediction():
+    """A pair that agreed on an offset (X̂p = warp − d, Dm(0) = d) gives the same X̂_t after the move,
+    away from the frame border, with the prediction d higher."""
+    torch.manual_seed(0)
+    model = NVC(TINY).eval()
+    d = torch.tensor([0.02, -0.03, 0.01])
+    with torch.no_grad():
+        model.mcn.fusion[-1].bias -= d
+        model.residual.dm.net[-1].bias += d
+    ref, cur, hint = torch.rand(1, 3, 128, 128), torch.rand(1, 3, 128, 128), torch.randn(1, 2, 128, 128)
+    with torch.no_grad():
+        before = model.forward_inter(ref, cur, 2, None, True, hint)
+        moved = model.move_residual_offset()
+        after = model.forward_inter(ref, cur, 2, None, True, hint)
+        offset_left = model.residual.synthesis(torch.zeros(1, 8, 8, 8), 0)[0, :, 32:96, 32:96].mean((1, 2))
+    assert torch.allclose(offset_left, torch.zeros(3), atol=1e-5) and moved.abs().min() > 1e-3
+    inner = (slice(None), slice(None), slice(32, 96), slice(32, 96))
+    assert torch.allclose(after.prediction, before.prediction + moved.view(1, 3, 1, 1), atol=1e-6)
+    assert torch.allclose(after.x_hat[inner], before.x_hat[inner], atol=1e-4)

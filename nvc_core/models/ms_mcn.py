@@ -7,8 +7,7 @@
 4. Fusion layer [1x1 conv, ReLU, 3x3 conv] on cat(F_0^w, F_0^up) gives the predicted frame X̂p_t.
 The fusion output is added to the reference warped at full resolution with f^0 (a skip connection;
 it learns the correction). The fusion's last layer starts at zero, so an untrained MS-MCN is exactly
-plain warping; training keeps it at least as good (``stages.py``: decoded references in Step 2, and
-the warp floor in the joint stages).
+plain warping; the warp floor of the joint stages keeps it at least as good (``stages.py``).
 Width (beyond the paper, for cost): C/2 channels at full resolution, C at the coarser scales.
 """
 from __future__ import annotations

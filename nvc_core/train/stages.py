@@ -5,7 +5,7 @@
 | `intra`             | neuro-Intra per λ (III-F)     | intra                  | λ·255²·MSE + R_intra                   |
 | `motion-pretrain`   | Step 0, eq. (3)-(4)           | motion                 | Σ_s α_s·D1(warp(X̂^s_{t-1}, f^s), X^s_t) |
 | `motion-rate`       | Step 1                        | motion (+ TUM, STHAM)  | λ·255·eq.(3) + R_motion                |
-| `mcn-pretrain`      | Step 2                        | MS-MCN                 | eq. (3) at s = 0 with X̂p_t (decoded X̂_{t-1}) |
+| `mcn-pretrain`      | Step 2                        | MS-MCN                 | eq. (3) at s = 0 with X̂p_t             |
 | `motion-joint`      | Step 3                        | motion, MS-MCN         | λ·255·eq.(3) with X̂p_t + R_motion      |
 | `residual-pretrain` | eq. (8)                       | residual               | λ·255²·MSE(X̂p_t + r̂_t) + R_residual    |
 | `inter-joint`       | III-F, joint refinement       | motion, MS-MCN, res.   | λ·255²·MSE + R_motion + R_residual + floor |
@@ -19,11 +19,8 @@ Everything a stage does not train is frozen and runs in eval mode (plain roundin
 coder produces the reference frames exactly as the decoder would.
 
 References of the P-frames (``Stage.reference``):
-  * ``raw``       the previous source frame X_{t-1} (Steps 0-1: motion learned on clean references),
-  * ``intra``     the intra-coded reconstruction of X_{t-1} at the same rate (Step 2 on; the paper
-                  starts at Step 3, but on clean references warping is nearly exact and MS-MCN has
-                  nothing to correct: trained so, it came out 1.3-2 dB below plain warping on the
-                  decoded references of the codec),
+  * ``raw``       the previous source frame X_{t-1} (Steps 0-2: motion learned on clean references),
+  * ``intra``     the intra-coded reconstruction of X_{t-1} at the same rate (Step 3 on, as the paper),
   * ``recursive`` X̂_1 = intra(X_1), then each P-frame's own reconstruction (multi-frame training).
 Clips of 3 frames code 2 P-frames so that the TUM (temporal prior, eq. 7) sees a state; the temporal
 prior is dropped per sample with probability ``temporal_drop`` (0.5 by default), so one motion
@@ -32,7 +29,9 @@ entropy model works with and without it.
 Warp floor (beyond the paper): where MS-MCN trains jointly with neuro-Res, the loss adds
 λ·255²·max(0, MSE(X̂p_t, X_t) − MSE(warp(X̂_{t-1}, f^0), X_t)) with the warp term held constant: it
 is zero while the MS-MCN prediction is at least as good as plain warping, and keeps the joint
-objective from trading the prediction below it.
+objective from trading the prediction below it. (Without it, the weights 6a7234bb had MS-MCN and
+neuro-Res agree on a constant colour offset, X̂p_t = warp + corr − d and Dm(0) = d, which cost the
+prediction 1.3-2 dB on bikes and the reconstruction nothing: :meth:`NVC.move_residual_offset`.)
 
 Flow-guided neuro-Motion (beyond the paper): every P-frame comes with the encoder's optical-flow
 estimate of the source frames (``hints`` (B,T-1,2,H,W), pixels, :mod:`nvc_core.flow_estimate`), fed
@@ -70,7 +69,7 @@ STAGES = {s.name: s for s in [
     Stage("intra", ("intra",), 1),
     Stage("motion-pretrain", ("motion",), 2),
     Stage("motion-rate", ("motion",), 3, rate=MOTION_RATE),
-    Stage("mcn-pretrain", ("mcn",), 2, "intra", "mcn", scales=1),   # only s = 0 depends on MS-MCN
+    Stage("mcn-pretrain", ("mcn",), 2, predict="mcn", scales=1),   # only s = 0 depends on MS-MCN
     Stage("motion-joint", ("motion", "mcn"), 3, "intra", "mcn", MOTION_RATE),
     Stage("residual-pretrain", ("residual",), 2, "intra", "residual", RESIDUAL_RATE),
     Stage("inter-joint", ("motion", "mcn", "residual"), 3, "intra", "residual", MOTION_RATE + RESIDUAL_RATE),
