@@ -95,7 +95,7 @@ def test_flow_guided_stream_decodes_without_the_estimator(tmp_path, monkeypatch)
 
     def forbidden(*_):
         raise AssertionError("the decoder called the flow estimator")
-    monkeypatch.setattr("nvc_core.codec.padded_frame_flow", forbidden)
+    monkeypatch.setattr("nvc_core.frame_step.padded_frame_flow", forbidden)
     monkeypatch.setattr("nvc_core.flow_estimate.padded_frame_flow", forbidden)
     monkeypatch.setattr("nvc_core.flow_estimate.estimate_flow", forbidden)
     decode_video(tmp_path / "s.nvc", model, tmp_path / "dec.y4m")
