@@ -51,7 +51,7 @@ class PixelView(QWidget):
         layout.addWidget(self.position)
         layout.addWidget(self.table)
 
-    def clear(self) -> None:
+    def reset(self) -> None:
         self.position.setText("move the mouse over a view")
         self.table.clearContents()
 
