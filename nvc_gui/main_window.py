@@ -7,8 +7,9 @@ from typing import Callable
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut, QShowEvent
-from PySide6.QtWidgets import (QAbstractSpinBox, QDockWidget, QFileDialog, QGridLayout, QLabel, QMainWindow, QMessageBox,
-                               QProgressBar, QPushButton, QStackedWidget, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractSpinBox, QComboBox, QDockWidget, QFileDialog, QFormLayout, QGridLayout,
+                               QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QStackedWidget,
+                               QToolBar, QVBoxLayout, QWidget)
 
 from nvc_core.errors import VideoError
 from nvc_core.video_io import open_video
@@ -16,7 +17,7 @@ from nvc_gui import export
 from nvc_gui.controller import CodingController
 from nvc_gui.controls import CodingControls
 from nvc_gui.dialogs import SettingsDialog, SizeDialog
-from nvc_gui.encoding import BITSTREAM_SUFFIX, CodingRequest, Encoding, Status
+from nvc_gui.encoding import BITSTREAM_SUFFIX, ClassicalRequest, CodingRequest, Encoding, Status
 from nvc_gui.frame_cache import FrameCache
 from nvc_gui.plots import PlotsView
 from nvc_gui.settings import Settings
@@ -24,9 +25,11 @@ from nvc_gui.timeline import FrameTable, Timeline
 from nvc_gui.views.attention_view import AttentionView
 from nvc_gui.views.base import FrameContext
 from nvc_gui.views.bitmap_view import BitMapView
+from nvc_gui.views.classical_view import ClassicalView
 from nvc_gui.views.compare_view import CompareView
 from nvc_gui.views.flow_view import FlowView
-from nvc_gui.views.frame_views import NO_ORIGINAL, ErrorView, RecordImageView, ResidualView
+from nvc_gui.views.bitstream_view import BitstreamView
+from nvc_gui.views.frame_views import NO_ORIGINAL, PLANES, ErrorView, RecordImageView, ResidualView
 from nvc_gui.views.image_view import ImageView, ViewLink
 from nvc_gui.views.latent_grid import LatentGridControls
 from nvc_gui.views.pixel_view import PixelView
@@ -39,7 +42,7 @@ TITLE = "NVC analyzer"
 VIDEO_FILTER = ("Videos and bitstreams (*.y4m *.yuv *.mp4 *.avi *.mkv *.nvc);;"
                 "NVC bitstreams (*.nvc);;All files (*)")
 SOURCE_FILTER = "Videos (*.y4m *.yuv *.mp4 *.avi *.mkv);;All files (*)"
-WELCOME_PAGE, FRAMES_PAGE, COMPARE_PAGE = range(3)
+WELCOME_PAGE, FRAMES_PAGE, COMPARE_PAGE, CLASSICAL_PAGE = range(4)
 
 
 class _FrameStepKeys(QObject):
@@ -99,6 +102,12 @@ class MainWindow(QMainWindow):
         self.table = FrameTable()
         self.table.frame_selected.connect(self.set_frame)
         self.streams = StreamTable()
+        self.structure = BitstreamView()
+        self.structure.frame_selected.connect(self.set_frame)
+        self.plane = QComboBox()
+        self.plane.addItems(PLANES)
+        self.plane.setToolTip("Original, reconstruction and prediction in colour or as one Y'CbCr plane")
+        self.plane.currentTextChanged.connect(self._on_plane)
         self.pixel = PixelView()
         self.timeline = Timeline()
         self.timeline.frame_selected.connect(self.set_frame)
@@ -115,6 +124,9 @@ class MainWindow(QMainWindow):
         self.compare = CompareView()
         self.compare.b_changed.connect(self._on_b_changed)
         self.compare.set_num_rates(self.settings.quality + 1)
+        self.classical = ClassicalView()
+        self.classical.code_requested.connect(self.code_classical)
+        self.classical.choice_changed.connect(self._refresh)
         self.plots = PlotsView()
         self.plots.frame_clicked.connect(self.set_frame)
         self.frame_views = [self.original, self.reconstruction, self.prediction]   # under the latent grid
@@ -140,14 +152,14 @@ class MainWindow(QMainWindow):
         self._maximised_layout = QVBoxLayout(self._maximised_page)
         self._maximised_layout.setContentsMargins(0, 0, 0, 0)
         self.central = QStackedWidget()
-        for page in (self.welcome, frames, self.compare, self._maximised_page):
+        for page in (self.welcome, frames, self.compare, self.classical, self._maximised_page):
             self.central.addWidget(page)
         self.setCentralWidget(self.central)
 
     def image_views(self) -> list[ImageView]:
         """Every image view of the window (all zoom and pan together)."""
         views = []
-        for panel in self.panels + [self.compare]:
+        for panel in self.panels + [self.compare, self.classical]:
             views += panel.image_views()
         return views
 
@@ -165,12 +177,16 @@ class MainWindow(QMainWindow):
         coding_layout = QVBoxLayout(coding)
         coding_layout.setContentsMargins(4, 4, 4, 4)
         coding_layout.addWidget(self.controls)
+        planes = QFormLayout()
+        planes.addRow("frame views show", self.plane)
+        coding_layout.addLayout(planes)
         coding_layout.addWidget(self.grid_controls)
         docks = self._docks = {
             "Coding": self._dock("Coding", coding, left),
             "Pixel": self._dock("Pixel", self.pixel, left),
             "Frames": self._dock("Frames", self.table, left),
             "Sub-streams": self._dock("Sub-streams", self.streams, left),
+            "Bitstream": self._dock("Bitstream", self.structure, left),
             "Flows": self._dock("Flows", self.flows, right),
             "Bit map": self._dock("Bit map", self.bitmap, right),
             "Attention": self._dock("Attention", self.attention, right),
@@ -180,6 +196,7 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(docks["Coding"], docks["Pixel"], Qt.Orientation.Vertical)
         self.splitDockWidget(docks["Pixel"], docks["Frames"], Qt.Orientation.Vertical)
         self.tabifyDockWidget(docks["Frames"], docks["Sub-streams"])
+        self.tabifyDockWidget(docks["Sub-streams"], docks["Bitstream"])
         docks["Frames"].raise_()
         self.splitDockWidget(docks["Flows"], docks["Bit map"], Qt.Orientation.Horizontal)
         self.splitDockWidget(docks["Flows"], docks["Residual"], Qt.Orientation.Vertical)
@@ -246,7 +263,12 @@ class MainWindow(QMainWindow):
         self._action(menu, "C&ancel", self.cancel, QKeySequence("Esc"))
         self.compare_action = menu.addAction("Co&mpare Mode")
         self.compare_action.setCheckable(True)
+        self.compare_action.setShortcut(QKeySequence("Ctrl+D"))
         self.compare_action.toggled.connect(self._on_compare_toggled)
+        self.classical_action = menu.addAction("nvc &Beside x264/x265")
+        self.classical_action.setCheckable(True)
+        self.classical_action.setShortcut(QKeySequence("Ctrl+B"))
+        self.classical_action.toggled.connect(self._on_classical_toggled)
 
     def _action(self, menu, text: str, slot: Callable, shortcut=None) -> QAction:
         action = menu.addAction(text)
@@ -307,7 +329,7 @@ class MainWindow(QMainWindow):
         self._source = (path, size, reference)
         self._opening = path
         self.setWindowTitle(f"{path.name} — {TITLE}")
-        self.central.setCurrentIndex(COMPARE_PAGE if self.comparing() else FRAMES_PAGE)
+        self.central.setCurrentIndex(self._page())
         self.compare.quality_b.setEnabled(path.suffix != BITSTREAM_SUFFIX)
         self._index = self._wanted = 0
         self._follow = True
@@ -451,7 +473,7 @@ class MainWindow(QMainWindow):
         (a clip just opened, or one that failed) every view is reset."""
         encoding = self.controller.a
         self.table.show_encoding(encoding, self._b_shown(), self.controls.temporal_prior.isChecked())
-        self.plots.show_encoding(encoding, self._b_shown())
+        self.plots.show_encoding(encoding, self._b_shown(), self.classical_clip())
         if encoding is None or not encoding.records:
             self._reset_views()
             name = "" if self._source is None else self._source[0].name
@@ -459,11 +481,18 @@ class MainWindow(QMainWindow):
             return
         self._index = min(self._wanted, len(encoding.records) - 1)
         self.timeline.set_frames(len(encoding.records), float(encoding.fps))
+        self.structure.show_file(encoding.bitstream_for(encoding.coded_prior()) if encoding.complete
+                                 or encoding.request.is_bitstream else None)
+        self._show_frame()
+
+    def _on_plane(self, plane: str) -> None:
+        for view in self.frame_views:
+            view.plane = plane
         self._show_frame()
 
     def _reset_views(self) -> None:
         """The one place that empties every view: titles, images, read-outs, axes, histograms, tables."""
-        for panel in self.panels + [self.compare, self.pixel, self.streams]:
+        for panel in self.panels + [self.compare, self.classical, self.pixel, self.streams, self.structure]:
             panel.reset()
         self.table.show_encoding(None)
         self.plots.show_encoding(None)
@@ -482,6 +511,8 @@ class MainWindow(QMainWindow):
         self.streams.show_frame(context, b_context)
         if b_context is not None:
             self.compare.show_pair(context, b_context)
+        if self.classical_action.isChecked():
+            self.classical.show_frame(context, self.classical_clip())
         if self._cursor is not None:
             self.pixel.show_pixel(context, *self._cursor)
         self.table.set_current(self._index)
@@ -551,11 +582,57 @@ class MainWindow(QMainWindow):
     def comparing(self) -> bool:
         return self.compare_action.isChecked()
 
+    def _page(self) -> int:
+        """The centre of the window for the open clip: frames, compare mode, or nvc beside x264."""
+        if self.comparing():
+            return COMPARE_PAGE
+        return CLASSICAL_PAGE if self.classical_action.isChecked() else FRAMES_PAGE
+
+    # -- nvc beside a classical coder --------------------------------------------------------------
+    def _on_classical_toggled(self, on: bool) -> None:
+        """The side by side takes the centre; entering it codes the chosen classical clip if it was
+        not coded yet (in the background, after the clip itself)."""
+        if on:
+            self.compare_action.setChecked(False)
+        if self._source is not None:
+            self.central.setCurrentIndex(self._page())
+        a = self.controller.a
+        if on and a is not None and a.complete and self.classical.key() not in a.classical:
+            self.code_classical()
+        self._refresh()
+
+    def classical_clip(self):
+        """The classical coding shown beside nvc (None: not coded, or the mode is off)."""
+        a = self.controller.a
+        if a is None or not self.classical_action.isChecked():
+            return None
+        return a.classical.get(self.classical.key())
+
+    def code_classical(self) -> None:
+        """Code the clip's frames with the classical coder chosen (nvc_core.evaluation.classical, on
+        the worker thread): at a CRF, or at the size of nvc's bitstream of the clip."""
+        a = self.controller.a
+        if a is None or not a.complete:
+            self.report_error("x264/x265 code the frames nvc coded: wait until the clip is coded")
+            return
+        source = a.request.reference if a.request.is_bitstream else a.request.source
+        if source is None:
+            self.report_error("this bitstream was opened without its source video: open it with "
+                              "File > Open Bitstream with Source Video to code it with x264/x265")
+            return
+        crf = self.classical.crf_value()
+        target = None if crf is not None else 8 * a.bitstream_for(a.coded_prior()).stat().st_size
+        self.controller.code_classical(ClassicalRequest(source, a.request.size, len(a.records), a.gop,
+                                                        self.classical.coder.currentText(), crf, target,
+                                                        a.matrix))
+
     def _on_compare_toggled(self, on: bool) -> None:
         """Compare mode takes the centre of the window; it starts with the temporal prior switched
         (no re-coding needed). Leaving it stops coding B."""
+        if on:
+            self.classical_action.setChecked(False)
         if self._source is not None:
-            self.central.setCurrentIndex(COMPARE_PAGE if on else FRAMES_PAGE)
+            self.central.setCurrentIndex(self._page())
         if self.controller.a is None:
             return
         if on:

@@ -111,6 +111,15 @@ def test_codes_clip_and_navigates(qtbot, window, clip, errors):
     assert window.bitmap.latent.currentText() == "intra.y"
     window.set_frame(1)
     assert window.bitmap.latent.currentText() == "motion.y"
+    bitstream = window.controller.a.bitstream_for(True)           # the file's structure, as nvc info
+    assert window.structure.rowCount() == FRAMES + 1 and window.structure.row_cells(2)[3] == "P"
+    assert int(window.structure.row_cells(FRAMES)[1]) + int(window.structure.row_cells(FRAMES)[2]) == \
+        bitstream.stat().st_size
+    window.plane.setCurrentText("Cb")                             # one Y'CbCr plane in the frame views
+    assert window.reconstruction.title_text().startswith("Reconstruction: Cb (bt709")
+    assert window.reconstruction.native_image().shape == (64, 64, 3)
+    window.plane.setCurrentText("R'G'B'")
+    assert np.array_equal(window.reconstruction.native_image(), window.current_context().record.reconstruction)
 
 
 def test_clicking_a_plot_selects_the_frame(qtbot, window, clip):
@@ -586,3 +595,25 @@ def test_maximising_a_flow_scale_fills_the_window(qtbot, window, clip):
 def test_no_zoom_is_shown_without_a_video(qtbot, window):
     window._set_active_view(window.reconstruction)
     assert window.zoom_label.text() == ""
+
+
+def test_nvc_beside_x264_frame_by_frame(qtbot, window, clip, errors):
+    code(qtbot, window, clip)
+    window.classical.rate.setCurrentText("at CRF")
+    window.classical.crf.setValue(30)
+    with qtbot.waitSignal(window.idle, timeout=CODING_TIMEOUT_MS):
+        window.classical_action.setChecked(True)          # entering the mode codes the chosen clip
+    assert not errors and window.central.currentWidget() is window.classical
+    x264 = window.controller.a.classical[("x264", 30.0)]
+    window.set_frame(2)
+    frame, record = x264.frames[2], window.current_context().record
+    assert np.array_equal(window.classical.classical.native_image(), frame.reconstruction)
+    assert np.array_equal(window.classical.nvc.native_image(), record.reconstruction)
+    title = window.classical.classical.title_text()
+    assert title.startswith(f"x264 CRF 30: P {frame.bits} bits, {frame.psnr_rgb:.2f} dB")
+    assert window.classical.nvc_error.levels() == window.classical.classical_error.levels()
+    assert list(window.plots.series("classical bits")[1]) == [f.bits for f in x264.frames]
+    window.classical.rate.setCurrentText("at nvc's bits")    # not coded yet: said so
+    assert window.classical.classical.native_image() is None and "press Code" in window.classical.status.full_text()
+    window.classical_action.setChecked(False)
+    assert window.central.currentWidget() is not window.classical and len(window.plots.series("classical bits")[0]) == 0

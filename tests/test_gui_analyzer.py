@@ -226,3 +226,46 @@ def test_playback_keeps_the_clips_frame_rate_when_drawing_is_slow(qtbot):
     timeline.play.setChecked(False)
     assert max(advanced) > 1                                     # frames skipped...
     assert 35 <= sum(advanced) <= 60                             # ... to play about 50 frames in 1 s
+
+
+def test_frame_views_show_single_y_cb_cr_planes_with_the_streams_matrix(qtbot):
+    from nvc_core.color import rgb_to_yuv444
+    from nvc_gui.views.frame_views import RecordImageView
+    view = _shown(RecordImageView("Reconstruction", lambda r: r.reconstruction, ""), qtbot)
+    clip = _clip([1.0])
+    clip.records[0].reconstruction[10, 20] = (200, 100, 50)
+    for matrix in ("bt709", "bt601"):
+        clip.matrix = matrix
+        planes = rgb_to_yuv444(clip.records[0].reconstruction, matrix)
+        for plane, expected in zip(("Y'", "Cb", "Cr"), planes):
+            view.plane = plane
+            view.show_frame(FrameContext(clip, 0, True))
+            view.view.scene().sigMouseMoved.emit(view.view.mapViewToScene(QPointF(20.5, 10.5)))
+            assert view.readout().endswith(f"[20,10]: {expected[10, 20]} {plane}")
+            assert f"{plane} ({matrix}" in view.title_text()
+    assert rgb_to_yuv444(np.array([[[200, 100, 50]]], np.uint8), "bt709")[0] != \
+        rgb_to_yuv444(np.array([[[200, 100, 50]]], np.uint8), "bt601")[0]     # the matrix matters here
+    view.plane = "R'G'B'"
+    view.show_frame(FrameContext(clip, 0, True))
+    assert np.array_equal(view.native_image(), clip.records[0].reconstruction)
+
+
+def test_bitstream_structure_has_every_chunk_with_its_offset(tmp_path, small_clip, random_model):
+    from nvc_core.bitstream import read_stream
+    from nvc_core.codec import encode_video
+    from nvc_gui.views.bitstream_view import stream_layout
+    path = tmp_path / "clip.nvc"
+    encode_video(small_clip, path, random_model, quality=0, gop=2, frames=3)
+    rows = stream_layout(path)
+    header, chunks = read_stream(path)
+    chunks = list(chunks)
+    assert [r[0] for r in rows] == ["header", "frame 0", "frame 1", "frame 2"]
+    assert [r[3] for r in rows[1:]] == [c.frame_type for c in chunks] == ["I", "P", "I"]
+    for before, after in zip(rows, rows[1:]):                    # the parts follow one another
+        assert int(after[1]) == int(before[1]) + int(before[2])
+    assert int(rows[-1][1]) + int(rows[-1][2]) == path.stat().st_size
+    assert rows[1][6] == chunks[0].recon_hash.hex()
+    truncated = tmp_path / "truncated.nvc"
+    truncated.write_bytes(path.read_bytes()[:-10])
+    rows = stream_layout(truncated)
+    assert [r[0] for r in rows] == ["header", "frame 0", "frame 1", "error"] and "truncated" in rows[-1][6]

@@ -173,7 +173,7 @@ class CompareView(QWidget):
         if layer == RECONSTRUCTION:
             return context.record.reconstruction
         if layer == ERROR:
-            return error_map(context.record)
+            return error_map(context.record.original, context.record.reconstruction)
         bits = context.encoding.bit_map(context.index, layer.removeprefix(BITS), context.temporal_prior)
         return None if bits is None else bits.sum(axis=0)
 

@@ -7,43 +7,59 @@ import numpy as np
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from nvc_core.analysis import FrameAnalysis
+from nvc_core.color import rgb_to_yuv444
 from nvc_gui.views.base import FrameContext
 from nvc_gui.views.image_view import ImageView
 from nvc_gui.views.scale import ColourScale, value_range
 
 
+PLANES = ("R'G'B'", "Y'", "Cb", "Cr")
+
+
 class RecordImageView(ImageView):
-    """An RGB field of the record (`field` returns None when the frame has none: `missing` says why)."""
+    """An RGB field of the record (`field` returns None when the frame has none: `missing` says why),
+    in colour or as one Y'CbCr plane (8-bit code values, the stream's matrix, `nvc_core.color`)."""
 
     def __init__(self, title: str, field: Callable[[FrameAnalysis], np.ndarray | None], missing: str):
-        super().__init__(title)
+        super().__init__(title, colormap="CET-L1")
         self._field, self._missing = field, missing
+        self.plane = PLANES[0]
 
     def show_frame(self, context: FrameContext) -> None:
         image = self._field(context.record)
         if image is None:
             self.clear(self._missing)
-        else:
+        elif self.plane == PLANES[0]:
             self.set_rgb(image, context.frame_size)
+            self.set_title(self.title)
+        else:
+            rgb = image if image.dtype == np.uint8 else (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+            plane = rgb_to_yuv444(np.ascontiguousarray(rgb), context.encoding.matrix)[PLANES.index(self.plane) - 1]
+            self.set_scalar(plane, context.frame_size, levels=(0, 255), unit=self.plane)
+            self.set_title(f"{self.title}: {self.plane} ({context.encoding.matrix}, limited range code values)")
 
 
 NO_ORIGINAL = "no original (decoded bitstream)"
 ERROR_UNIT = "(|ΔR| |ΔG| |ΔB|)"
 
 
-def error_map(record: FrameAnalysis) -> tuple[np.ndarray, np.ndarray] | None:
+def error_map(original: np.ndarray | None, reconstruction: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """|original − reconstruction| in 8-bit code values: the mean over R, G, B `(h, w)` and the
     three channels `(h, w, 3)`; None when there is no original."""
-    if record.original is None:
+    if original is None:
         return None
-    error = np.abs(record.original.astype(np.int16) - record.reconstruction.astype(np.int16))
+    error = np.abs(original.astype(np.int16) - reconstruction.astype(np.int16))
     return error.mean(axis=2), error
 
 
-def error_range(records) -> tuple[float, float] | None:
-    """0..the largest mean error over `records` (None: no original)."""
-    levels = value_range(m[0] for m in map(error_map, records) if m is not None)
+def error_range(pairs) -> tuple[float, float] | None:
+    """0..the largest mean error over (original, reconstruction) `pairs` (None: no original)."""
+    levels = value_range(m[0] for m in (error_map(*pair) for pair in pairs) if m is not None)
     return None if levels is None else (0.0, max(levels[1], 1.0))
+
+
+def record_pairs(records) -> list[tuple[np.ndarray | None, np.ndarray]]:
+    return [(r.original, r.reconstruction) for r in records]
 
 
 class ErrorView(ImageView):
@@ -62,14 +78,15 @@ class ErrorView(ImageView):
 
     def show_frame(self, context: FrameContext) -> None:
         self._context = context
-        shown = error_map(context.record)
+        record = context.record
+        shown = error_map(record.original, record.reconstruction)
         if shown is None:
             self.set_title(self.title)
             self.clear(NO_ORIGINAL)
             return
         encoding = context.encoding
-        levels = self.scale.levels(error_range([context.record]), (id(encoding), len(encoding.records)),
-                                   lambda: error_range(encoding.records))
+        levels = self.scale.levels(error_range(record_pairs([record])), (id(encoding), len(encoding.records)),
+                                   lambda: error_range(record_pairs(encoding.records)))
         self.set_scalar(shown[0], context.frame_size, levels=levels, values=shown[1], unit=ERROR_UNIT)
         self.set_title(f"Error |orig − rec|: mean {float(shown[0].mean()):.3g} · {self.scale.describe()}")
 

@@ -46,13 +46,17 @@ class ElidedLabel(QLabel):
 
 
 class WrappedTitle(QLabel):
-    """A panel title that wraps onto more lines rather than hide its end (totals stay readable)."""
+    """A panel title that wraps onto a second line rather than hide its end (totals come first and
+    stay readable); its height is fixed, so that a new title never lays out the window again."""
+
+    LINES = 2
 
     def __init__(self, text: str):
         super().__init__(text)
         self.setWordWrap(True)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(self.LINES * QFontMetrics(self.font()).lineSpacing() + 2)
 
 
 class ImageView(QWidget):
@@ -358,17 +362,15 @@ class LatentGrid:
         self._bits = None
         self._numbers.clear()
 
-    def set_cells(self, bits: np.ndarray, cell: int, frame_size: Extent, opacity: float,
-                  levels: tuple[float, float] | None = None) -> None:
+    def set_cells(self, bits: np.ndarray, cell: int, frame_size: Extent, opacity: float) -> None:
         """Draw the grid of `cell`-pixel cells with `bits` `(rows, cols)` per cell (the cells that
-        touch the frame; those past it are not drawn), coloured over `levels` (default 0..max)."""
+        touch the frame; those past it are not drawn), coloured from 0 to the largest."""
         height, width = frame_size
         rows, cols = -(-height // cell), -(-width // cell)
         bits = bits[:rows, :cols]
         self._bits, self._cell = bits, cell
-        low, high = levels or (0.0, max(float(bits.max()), 1e-6))
-        normalised = np.clip((bits - low) / max(high - low, 1e-9), 0, 1)
-        colours = pg.colormap.get("inferno").map(normalised.ravel(), mode=pg.ColorMap.BYTE)
+        top = max(float(bits.max()), 1e-6)
+        colours = pg.colormap.get("inferno").map(np.clip(bits / top, 0, 1).ravel(), mode=pg.ColorMap.BYTE)
         self._heat.setImage(colours.reshape(rows, cols, 4))
         self._heat.setRect(QRectF(0, 0, cols * cell, rows * cell))
         self._heat.setOpacity(opacity)
