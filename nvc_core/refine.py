@@ -24,19 +24,21 @@ from __future__ import annotations
 
 import torch
 
+from nvc_core.defaults import MAX_EFFORT
 from nvc_core.errors import NVCError
 
-from nvc_core.models.vae import VAECoder
+from nvc_core.models.vae import VAEEngine
 
-#: Gradient steps per encoder effort level (index = effort); 0 = no refinement.
+#: Gradient steps per encoder effort level 0..MAX_EFFORT (index = effort); 0 = no refinement.
 EFFORT_STEPS = (0, 6, 15, 40)
+assert len(EFFORT_STEPS) == MAX_EFFORT + 1
 #: Adam step size on the latents, in quantization bins.
 LEARNING_RATE = 0.05
 
 
 def check_effort(effort: int) -> int:
-    if not 0 <= effort < len(EFFORT_STEPS):
-        raise NVCError(f"effort must be in 0..{len(EFFORT_STEPS) - 1}, got {effort}")
+    if not 0 <= effort <= MAX_EFFORT:
+        raise NVCError(f"effort must be in 0..{MAX_EFFORT}, got {effort}")
     return effort
 
 
@@ -45,7 +47,7 @@ def _round_ste(x: torch.Tensor) -> torch.Tensor:
     return x + (torch.round(x) - x).detach()
 
 
-def rd_loss(coder: VAECoder, y: torch.Tensor, z: torch.Tensor, x: torch.Tensor, q: int, lam: float,
+def rd_loss(coder: VAEEngine, y: torch.Tensor, z: torch.Tensor, x: torch.Tensor, q: int, lam: float,
             temporal: torch.Tensor | None) -> torch.Tensor:
     """L(y, z) of the module docstring for a batch of one, at the rounded latents."""
     y_hat, z_hat = _round_ste(y), _round_ste(z)
@@ -55,7 +57,7 @@ def rd_loss(coder: VAECoder, y: torch.Tensor, z: torch.Tensor, x: torch.Tensor, 
     return bits / (x.shape[-2] * x.shape[-1]) + lam * 255.0 ** 2 * distortion
 
 
-def refine_latents(coder: VAECoder, x: torch.Tensor, q: int, lam: float, temporal: torch.Tensor | None,
+def refine_latents(coder: VAEEngine, x: torch.Tensor, q: int, lam: float, temporal: torch.Tensor | None,
                    steps: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(y, z) for ``coder.compress(..., latents=...)``: Em's latents of x (1,C,H,W) after ``steps``
     straight-through Adam steps on L, the best seen. The coder's weights are not touched."""

@@ -23,6 +23,8 @@ PAD_MULTIPLE = 64
 
 #: λ of each rate point for L = λ·255²·MSE + bpp (quality 0 = lowest rate). λ_inter = λ_intra / 4.
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
+#: λ of a P-frame's coders (neuro-Motion, neuro-Res) = λ_intra · this (training, encoder-side refinement).
+INTER_LAMBDA_RATIO = 0.25
 
 
 @dataclass
