@@ -203,8 +203,7 @@ def cmd_decode(args) -> int:
     progress = Progress("decode")
     try:
         result = decode_video(args.input, model, args.output, stats_path=args.stats,
-                              analysis=Analysis.STATS if args.stats else Analysis.NONE, on_frame=progress,
-                              effort=args.effort)
+                              analysis=Analysis.STATS if args.stats else Analysis.NONE, on_frame=progress)
     finally:
         progress.close()
     print(f"{args.output}: {len(result.records)} frames decoded, every frame hash verified")

@@ -38,8 +38,8 @@ def test_refinement_lowers_the_loss_and_leaves_the_weights_alone(model):
 def test_a_refined_stream_decodes_to_the_encoders_reconstruction(lively_model, small_clip, tmp_path):
     """I- and P-frames refined (effort 1): another stream, which the unchanged decoder reads bit-exactly
     (decode_video checks every frame's hash against the encoder's reconstruction)."""
-    plain = encode_video(small_clip, tmp_path / "plain.nvc", lively_model, quality=2, gop=3, frames=3)
-    refined = encode_video(small_clip, tmp_path / "refined.nvc", lively_model, quality=2, gop=3, frames=3,
+    plain = encode_video(small_clip, tmp_path / "plain.nvc", lively_model, quality=2, gop=2, frames=2)
+    refined = encode_video(small_clip, tmp_path / "refined.nvc", lively_model, quality=2, gop=2, frames=2,
                            effort=1)
     assert (tmp_path / "plain.nvc").read_bytes() != (tmp_path / "refined.nvc").read_bytes()
     decoded = decode_video(tmp_path / "refined.nvc", lively_model)
