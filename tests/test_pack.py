@@ -1,6 +1,7 @@
 """Training packs: the loaders' samples, up to JPEG loss, within a size limit, training data only."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from nvc_core.errors import NVCError
 from nvc_core.metrics import psnr
+from nvc_core.train.config import DataSettings
 from nvc_core.train.data import ClipSet, PhotoSet, load_sequences
 from nvc_core.train.pack import MANIFEST, MIB, build_pack, pack_sources
 from nvc_core.train.trainer import Data
@@ -26,7 +28,7 @@ def soft_photo(seed: int, size: int) -> np.ndarray:
     return cv2.resize(smooth_photo(seed, size // 4), (size, size), interpolation=cv2.INTER_CUBIC)
 
 
-def make_sources(root: Path) -> dict:
+def make_sources(root: Path) -> DataSettings:
     """Two photos (one larger than photo_max_side), a video file and a grey frame-folder sequence."""
     write_rgb(root / "photos" / "b.png", soft_photo(1, 160))
     write_rgb(root / "photos" / "a.png", soft_photo(2, 320))
@@ -39,9 +41,9 @@ def make_sources(root: Path) -> dict:
     (root / "video" / "grey").mkdir()
     for t in range(5):
         cv2.imwrite(str(root / "video" / "grey" / f"6.1.{t + 1:02d}.png"), big[100 + 3 * t:164 + 3 * t, 50:114, 0])
-    return {"photos": str(root / "photos"), "photo_max_side": 256,
-            "videos": [str(root / "video" / "cam"), str(root / "video" / "grey")],
-            "video_max_side": 96, "video_max_frames": 8, "cache": None}
+    return DataSettings(photos=[str(root / "photos")], photo_max_side=256,
+                        videos=[str(root / "video" / "cam"), str(root / "video" / "grey")],
+                        video_max_side=96, video_max_frames=8, cache=None)
 
 
 @pytest.fixture(scope="module")
@@ -55,16 +57,16 @@ def test_pack_gives_the_samples_of_the_folders(sources, tmp_path):
     assert manifest["clip_quality"] == manifest["photo_quality"] == 95     # everything fits at full quality
     assert json.loads((tmp_path / "pack" / MANIFEST).read_text()) == manifest
     packed = pack_sources(tmp_path / "pack")
-    photos, photos_packed = PhotoSet(sources["photos"], 256), PhotoSet(packed["photos"], 256)
+    photos, photos_packed = PhotoSet(sources.photos, 256), PhotoSet(packed["photos"], 256)
     assert [p.shape for p in photos.images] == [p.shape for p in photos_packed.images] == [(256, 256, 3), (160, 160, 3)]
-    seqs = load_sequences(sources["videos"], 96, 8)
+    seqs = load_sequences(sources.videos, 96, 8)
     seqs_packed = load_sequences(packed["videos"])
     assert [s.shape for s in seqs] == [s.shape for s in seqs_packed] == [(8, 72, 96, 3), (5, 64, 64, 3)]
     for a, b in zip(photos.images + seqs, photos_packed.images + seqs_packed):
         assert psnr(a, b) > 33.0                                            # JPEG loss only
     clip, clip_packed = (ClipSet(s, 3).sample(np.random.default_rng(5), 64, 3) for s in (seqs, seqs_packed))
     assert psnr(clip, clip_packed) > 33.0                                   # same seed: same crop of the same frames
-    data = Data({"pack": str(tmp_path / "pack"), "photos": "elsewhere", "videos": ["elsewhere"]})
+    data = Data(DataSettings(pack=str(tmp_path / "pack"), photos=["elsewhere"], videos=["elsewhere"]))
     assert len(data.photos().images) == 2
 
 
@@ -81,7 +83,7 @@ def test_clip_quality_drops_until_the_pack_fits(sources, tmp_path):
 
 def test_pack_takes_training_data_only_and_replaces_only_packs(sources, tmp_path):
     with pytest.raises(NVCError, match="training data only"):
-        build_pack({**sources, "videos": [str(tmp_path / "data" / "eval" / "video")]}, tmp_path / "pack")
+        build_pack(dataclasses.replace(sources, videos=[str(tmp_path / "data" / "eval" / "video")]), tmp_path / "pack")
     (tmp_path / "precious").mkdir()
     with pytest.raises(NVCError, match="not a training pack"):
         build_pack(sources, tmp_path / "precious")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 
 import cv2
 import numpy as np
@@ -13,7 +14,7 @@ import yaml
 from nvc_core.errors import NVCError
 from nvc_core.models.nvc import NVC, NVCConfig
 from nvc_core.train.cli import add_parser, parse_stages
-from nvc_core.train.config import load_config, set_value
+from nvc_core.train.config import StageSettings, load_config, set_value, validate
 from nvc_core.train.stages import ORDER, STAGES
 from nvc_core.train.synthetic import make_clip
 from nvc_core.train.trainer import Log, Processes, initialise, stage_settings, train, train_stage
@@ -42,11 +43,10 @@ class FixedClip:
         return self
 
 
-def settings(**kw) -> dict:
-    s = {"batch": 2, "crop": SIZE, "lr": 1e-3, "lr_final_fraction": 0.0, "grad_clip": 1.0, "steps": 16,
-         "minutes": None, "inter_lambda_ratio": 0.25, "temporal_drop": 0.5, "alpha": 4.0,
-         "checkpoint_minutes": 100, "log_every": 1000}
-    return {**s, **kw}
+def settings(**kw) -> StageSettings:
+    """The production defaults (StageSettings) with a tiny, fast schedule."""
+    return dataclasses.replace(StageSettings(), **{"crop": SIZE, "lr": 1e-3, "lr_final_fraction": 0.0, "steps": 16,
+                                                   "checkpoint_minutes": 100, "log_every": 1000, **kw})
 
 
 @pytest.fixture(autouse=True)
@@ -142,11 +142,11 @@ def test_parse_stages_keeps_paper_order():
 def test_stage_settings_reject_unusable_budgets_and_crops(tmp_path, photos):
     config = tiny_config(tmp_path, photos)
     with pytest.raises(NVCError, match="neither steps nor minutes"):
-        stage_settings(config, "intra")
+        stage_settings(validate(config), "intra")
     set_value(config, "train.steps=1")
     set_value(config, "stages.intra.crop=96")
     with pytest.raises(NVCError, match="multiple of 64"):
-        stage_settings(config, "intra")
+        validate(config)
 
 
 def test_init_copies_chosen_coders_from_several_files(tmp_path):

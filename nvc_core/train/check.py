@@ -16,11 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_CLIP = Path(__file__).resolve().parents[2] / "resources" / "sample" / "carphone_30.y4m"
+from nvc_core.defaults import DEFAULT_QUALITY
+from nvc_core.errors import NVCError
+from nvc_core.resources import SAMPLE_CLIP as DEFAULT_CLIP
+from nvc_core.train.config import StageSettings
 
 
-def check_weights(weights: str | Path, clip: str | Path = DEFAULT_CLIP, quality: int = 3, frames: int = 8,
-                  device: str = "cpu", inter_lambda_ratio: float = 0.25) -> dict:
+def check_weights(weights: str | Path, clip: str | Path = DEFAULT_CLIP, quality: int = DEFAULT_QUALITY,
+                  frames: int = 8, device: str = "cpu",
+                  inter_lambda_ratio: float = StageSettings.inter_lambda_ratio) -> dict:
     import torch
 
     from nvc_core.codec import frame_tensor, pad_frame, to_tensor, to_uint8
@@ -30,7 +34,12 @@ def check_weights(weights: str | Path, clip: str | Path = DEFAULT_CLIP, quality:
     from nvc_core.video_io import open_video
     from nvc_core.weights import load_model
 
-    model = load_model(weights, device)
+    from nvc_core.env import resolve_device
+    model = load_model(weights, resolve_device(device))
+    if not 0 <= quality < model.num_rates:
+        raise NVCError(f"argument --quality: must be in 0..{model.num_rates - 1}, got {quality}")
+    if frames < 1:
+        raise NVCError(f"argument --frames: must be at least 1, got {frames}")
     with open_video(clip) as video:
         sources = video.read(frames)
     h, w = sources[0].shape[:2]
@@ -70,7 +79,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("weights", help="weights file (.pt)")
     p.add_argument("--clip", default=str(DEFAULT_CLIP), help="video (default: the bundled sample)")
-    p.add_argument("--quality", type=int, default=3, help="rate point (default: %(default)s)")
+    p.add_argument("--quality", type=int, default=DEFAULT_QUALITY, help="rate point (default: %(default)s)")
     p.add_argument("--frames", type=int, default=8, help="frames from the start (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--json", help="write the result here")
