@@ -89,3 +89,60 @@ def test_pack_takes_training_data_only_and_replaces_only_packs(sources, tmp_path
         build_pack(sources, tmp_path / "precious")
     with pytest.raises(NVCError, match="not a training pack"):
         pack_sources(tmp_path / "precious")
+
+
+def _tree(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
+
+
+def test_pack_never_loses_what_it_did_not_make(sources, tmp_path, capfd, monkeypatch):
+    """Rows: command, exit 2, one line, disk unchanged; an old pack survives a failed rebuild."""
+    from nvc_core.cli import main
+    work = tmp_path / "work"
+    (work / "proj" / "src").mkdir(parents=True)
+    (work / "proj" / "src" / "code.py").write_text("print('mine')\n")
+    (work / "proj" / MANIFEST).write_text(json.dumps({"format": "nvc-train-pack"}))   # a pack.json among other files
+    (work / "notes.txt").write_text("mine")
+    build_pack(sources, work / "old", max_mib=4)
+    (work / "config.yaml").write_text(json.dumps({"data": {"photos": sources.photos, "videos": sources.videos,
+                                                           "photo_max_side": 256, "video_max_side": 96,
+                                                           "video_max_frames": 8, "cache": None}}))
+    monkeypatch.chdir(work)
+    pack = ["train", "pack", "--config", "config.yaml", "--max-mb", "4"]
+    cases = [
+        ("out .", [*pack, "--out", "."], "current folder"),
+        ("out ..", [*pack, "--out", ".."], "current folder or one above it"),
+        ("out holds other files", [*pack, "--out", "proj"], "not a training pack made by 'nvc train pack'"),
+        ("out is a file", [*pack, "--out", "notes.txt"], "not a folder"),
+        ("out parent missing", [*pack, "--out", "none/pack"], "does not exist"),
+        ("bad photos, old pack kept", [*pack, "--out", "old", "--photos", "nophotos"], "no such file or folder"),
+        ("eval data, old pack kept", [*pack, "--out", "old", "--data", str(tmp_path / "eval" / "clips")],
+         "training data only"),
+        ("max-mb 0", [*pack, "--out", "new", "--max-mb", "0"], "--max-mb must be > 0"),
+        ("photo quality 0", [*pack, "--out", "new", "--photo-quality", "0"], "--photo-quality must be in 1..100"),
+    ]
+    before = _tree(tmp_path)
+    capfd.readouterr()
+    failures = []
+    for name, argv, text in cases:
+        code = main(argv)
+        err = capfd.readouterr().err.splitlines()
+        if code != 2 or len(err) != 1 or not err[0].startswith("nvc: error:") or text not in err[0]:
+            failures.append(f"{name}: exit {code}, stderr {err}")
+        if _tree(tmp_path) != before:
+            failures.append(f"{name}: changed the disk")
+            before = _tree(tmp_path)
+    assert failures == [], "\n".join(failures)
+
+    real = Path.write_bytes                                      # a full disk half way through the rebuild
+    writes = []
+    monkeypatch.setattr(Path, "write_bytes", lambda self, data: writes.append(1) if len(writes) < 3 else
+                        (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    assert main([*pack, "--out", "old"]) == 2
+    assert "No space left on device" in capfd.readouterr().err and _tree(tmp_path) == before
+    monkeypatch.setattr(Path, "write_bytes", real)
+    (work / "old" / "photos" / "000_a.jpg").unlink()             # the rebuild replaces the old pack as a whole
+    assert main([*pack, "--out", "old", "--max-mb", "3"]) == 0
+    assert sorted(p.name for p in work.iterdir()) == ["config.yaml", "notes.txt", "old", "proj"]
+    assert (work / "old" / "photos" / "000_a.jpg").is_file()
+    assert json.loads((work / "old" / MANIFEST).read_text())["photos"] == 2

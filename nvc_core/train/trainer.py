@@ -50,7 +50,7 @@ from nvc_core.train.losses import psnr
 from nvc_core.train.pack import pack_sources
 from nvc_core.train.stages import ORDER, STAGES, Stage, prepare, train_step
 from nvc_core.train.widen import widen_state
-from nvc_core.weights import check_state, read_file, read_weights, save_atomic, save_weights
+from nvc_core.weights import check_finite, check_state, read_file, read_weights, save_atomic, save_weights
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -239,6 +239,7 @@ def save_checkpoint(out: Path, model: NVC, stage: str, step: int, elapsed: float
     blob = {"stage": stage, "step": step, "elapsed": elapsed, "config": model.config.to_dict(),
             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+    check_finite(blob["model"], f"checkpoint {out / CHECKPOINT}: not written (training diverged):")
     save_atomic(blob, out / CHECKPOINT)
 
 
@@ -463,6 +464,8 @@ def _run(config: TrainConfig, stages: list[str], out: Path, procs: Processes, mo
     if procs.device.type == "cuda":
         torch.backends.cudnn.benchmark = True       # fixed crop sizes: the fastest kernels, found once
     data, log = Data(config.data, out / config.data.cache if config.data.cache else None), Log(out)
+    for name in stages:                 # every stage's data loaded and checked before the first step
+        data.source(STAGES[name])
     if checkpoint is not None and procs.main:
         log.rewind(checkpoint["stage"], checkpoint["step"])
     for i, name in enumerate(stages):
