@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train on a lent GPU in one command (README, "Training on a lent GPU"):
+# Train on a lent GPU in one command (docs/training-on-a-gpu.md):
 #   1. a smoke run: every stage of the schedule within SMOKE_S seconds (fails fast, costs little);
 #   2. training: the schedule within what is left of BUDGET_S, less RESERVE_S for the check and exit;
 #   3. a check of the exported weights on the device: training-time bpp, PSNR of prediction and

@@ -94,6 +94,10 @@ class Processes:
             torch_dist.all_reduce(p.grad)
             p.grad /= self.world
 
+    def barrier(self) -> None:
+        if self.world > 1:
+            torch_dist.barrier()
+
     def max(self, value: float) -> float:
         """The largest value over processes (one stage progress for all: same lr, same last step)."""
         if self.world == 1:
@@ -416,16 +420,18 @@ def train(config: dict, stages: list[str], out: str | Path, device: str = "cpu",
         budget_share(config, stages, budget)
     began = time.monotonic()
     out = Path(out)
+    procs = Processes.from_env(device)
     check_out(out, resume)
     checkpoint = load_checkpoint(out) if resume else None
-    procs = Processes.from_env(device)
+    procs.barrier()                     # every process has checked the folder before the main one fills it
     torch.set_num_threads(config.threads or os.cpu_count() or 1)   # None: every core
     torch.manual_seed(config.seed)
     model = NVC(config.model)
     for spec in [init] if isinstance(init, (str, Path)) else init or []:   # in order: later files win
         initialise(model, spec)
     created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
+    if procs.main:
+        out.mkdir(parents=True, exist_ok=True)
     try:
         return _run(config, stages, out, procs, model, checkpoint, export, budget, began)
     except BaseException:
