@@ -342,3 +342,20 @@ def test_short_runs_write_log_summary_and_name_the_weights(tmp_path, photos, cap
     assert [s["steps"] for s in summary["stages"]] == [2, 2]
     assert len(list((out / "data_cache").glob("pan-*.npz"))) == 1
     assert load_model(out / "nvc.pt").meta["data"]["photos"] == [str(photos)]
+
+
+def test_own_data_replaces_the_presets_sources(tmp_path, photos):
+    from nvc_core.train.cli import command_config
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    (tmp_path / "videos").mkdir()
+    _video(tmp_path / "videos" / "a.avi", 3)
+
+    def data(*argv):
+        args = parser.parse_args(["train", *argv])
+        return validate(command_config(args, ORDER)).data
+    assert data().photos == ["../shared/data/train/photos"]                 # the preset's
+    assert (data("--photos", str(photos)).photos, data("--photos", str(photos)).videos) == ([str(photos)], [])
+    mine = data("--data", str(tmp_path / "videos"), str(photos))
+    assert mine.videos == [str(tmp_path / "videos"), str(photos)] and mine.photos == [str(photos)]
+    assert data("--data", str(tmp_path / "videos")).photos is None         # single video frames for neuro-Intra

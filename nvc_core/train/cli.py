@@ -59,7 +59,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--export", help="final fp16 weights (default: OUT/nvc.pt)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (bf16 autocast on cuda)")
     p.add_argument("--photos", nargs="+", metavar="PATH",
-                   help="images (files or folders) for neuro-Intra and the synthetic clips; replaces data.photos")
+                   help="images (files or folders) for neuro-Intra and the synthetic clips; replaces data.photos "
+                        "(and data.videos, by --data or none)")
     p.add_argument("--data", nargs="+", metavar="PATH",
                    help="clip sources for the inter stages (video files or folders, frame folders, Vimeo-90k "
                         "roots); replaces data.videos, and data.photos by the images found under them unless "
@@ -92,11 +93,9 @@ def command_config(args: argparse.Namespace, stages: list[str]) -> dict:
     data = config.get("data")
     if not isinstance(data, dict):
         data = config["data"] = {}
-    if args.data:
-        data["videos"] = args.data
+    if args.photos or args.data:        # your own data replaces the preset's sources, both of them
+        data["videos"] = args.data or []
         data["photos"] = args.photos or _with_images(args.data)
-    elif args.photos:
-        data["photos"] = args.photos
     if args.pack:
         data["pack"] = args.pack
     for name in stages:
