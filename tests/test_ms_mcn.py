@@ -4,6 +4,7 @@ import torch
 from nvc_core.layers import backward_warp
 from nvc_core.models.ms_mcn import MSMCN
 from nvc_core.models.nvc import NVC, NVCConfig
+from nvc_core.train.config import StageSettings
 from nvc_core.train.losses import warp_floor
 from nvc_core.train.stages import STAGES, pframe
 
@@ -36,7 +37,7 @@ def test_joint_stage_loss_holds_ms_mcn_to_the_warp():
     torch.manual_seed(0)
     model = NVC(TINY).eval()
     ref, cur, hint = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64), torch.randn(1, 2, 64, 64)
-    q, lam, s = torch.tensor([1]), torch.tensor([0.02]), {"alpha": 4.0}
+    q, lam, s = torch.tensor([1]), torch.tensor([0.02]), StageSettings()
     stage = STAGES["inter-joint"]
     with torch.no_grad():
         clean, _, _ = pframe(model, stage, ref, cur, q, lam, None, torch.ones(1), hint, s)
