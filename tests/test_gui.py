@@ -64,7 +64,7 @@ def window(qtbot, tmp_path, lively_model, errors) -> MainWindow:
     settings = Settings.defaults()
     settings.weights, settings.frames, settings.quality = "random", FRAMES, 2
     store = QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat)
-    coder = Coder(model_loader=lambda weights, device, warn: lively_model)
+    coder = Coder(model_loader=lambda weights, device: lively_model)
     win = MainWindow(settings, store, coder)
     qtbot.addWidget(win)
     win.resize(1400, 900)
