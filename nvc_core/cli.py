@@ -138,7 +138,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 class Progress:
     """Per-frame progress on stderr with the elapsed time and an estimate of the time left: a bar
-    redrawn in place on a terminal, one plain line per frame otherwise.
+    redrawn in place on a terminal, one plain line per frame otherwise. A frame is named by its index
+    (from 0, as in every message, the stats and ``nvc info``), followed by how many are done.
 
     The estimate appears once ``TIMED`` frames after the first are done, from their mean time: the
     first frame (an I-frame, plus the start-up of the kernels) is no guide to the P-frames."""
@@ -162,7 +163,7 @@ class Progress:
         left = (f", {_clock((now - self.first_done) / timed * (total - done))} left"
                 if total and timed >= self.TIMED else "")
         metric = f" {record.psnr_rgb:6.2f} dB" if record.psnr_rgb is not None else ""
-        text = (f"{self.verb} frame {done}/{total or '?'} {record.frame_type} {record.bits:8d} bits{metric}"
+        text = (f"{self.verb} frame {done - 1} ({done}/{total or '?'}) {record.frame_type} {record.bits:8d} bits{metric}"
                 f"  {_clock(elapsed)} elapsed{left}")
         if self.tty:
             filled = self.BAR * done // total if total else 0
@@ -245,7 +246,7 @@ def cmd_info(args) -> int:
           f"{h.fps_num}/{h.fps_den} fps, GOP {h.gop}, quality {h.quality}, "
           f"{h.matrix} {'full' if h.full_range else 'limited'} range, weights {h.weights_id.hex()}")
     print(f"{'frame':>5} {'type':>4} {'TP':>2} {'bits':>9}")
-    for i, c in enumerate(chunks, start=1):               # frames count from 1, as everywhere in nvc
+    for i, c in enumerate(chunks):          # frame 0 is the first, as in the stats, the analyzer and the errors
         print(f"{i:5d} {c.frame_type:>4} {'on' if c.temporal_prior else '--':>2} {8 * c.nbytes:9d}")
     return 0
 

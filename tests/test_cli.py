@@ -59,7 +59,8 @@ def test_encode_decode_info_and_stats(weights, small_clip, tmp_path, capsys):
     assert main(["info", str(out)]) == 0
     table = capsys.readouterr().out.splitlines()
     assert "100x75, 3 frames" in table[0] and len(table) == 2 + 3
-    assert [row.split()[0] for row in table[2:]] == ["1", "2", "3"]             # counted from 1, as the progress
+    assert [row.split()[0] for row in table[2:]] == ["0", "1", "2"]             # indices, as the progress names them
+    assert [line.split()[2:4] for line in decode_lines] == [["0", "(1/3)"], ["1", "(2/3)"], ["2", "(3/3)"]]
 
 
 def test_no_temporal_prior_flag_is_recorded(weights, small_clip, tmp_path, capsys):
@@ -253,7 +254,7 @@ def test_signal_during_encode_leaves_nothing_behind(signum, weights, long_clip, 
                              "--recon", str(work / "r.y4m"), "--stats", str(work / "s.json"), "--weights", str(weights),
                              "--gop", "1"], stderr=subprocess.PIPE, text=True, cwd=REPO)
     line = proc.stderr.readline()
-    while line and not line.startswith("encode frame 1/"):
+    while line and not line.startswith("encode frame 0 (1/"):
         line = proc.stderr.readline()
     assert line, "the encoder ended before its first frame"
     proc.send_signal(signum)
