@@ -156,10 +156,10 @@ class _Coder:
 
 class VideoEncoder(_Coder):
     def __init__(self, model: NVC, width: int, height: int, quality: int, gop: int, temporal_prior: bool = True,
-                 matrix: str = "bt709", analysis: Analysis = Analysis.FULL):
+                 matrix: str = "bt709", analysis: Analysis = Analysis.FULL, full_range: bool = False):
         super().__init__(model, width, height, quality, gop, analysis)
         self.temporal_prior = temporal_prior
-        self.matrix = matrix
+        self.matrix, self.full_range = matrix, full_range   # the source's Y'CbCr, for PSNR-Y
         self.previous_source: np.ndarray | None = None   # padded, for the flow hint of neuro-Motion
 
     def _flow_hint(self, source: np.ndarray) -> torch.Tensor | None:
@@ -202,7 +202,7 @@ class VideoEncoder(_Coder):
         if self.analysis.images:
             record.original = rgb
         if self.analysis.metrics:
-            for key, value in frame_metrics(rgb, rec, self.matrix).items():
+            for key, value in frame_metrics(rgb, rec, self.matrix, self.full_range).items():
                 setattr(record, key, value)
         self.previous_source = source
         return chunk, record
@@ -304,14 +304,17 @@ def encode_video(input_path: str | os.PathLike, output_path: str | os.PathLike, 
     with open_video(input_path, size=size, matrix=matrix) as reader:
         total = frames if reader.frame_count is None else min(frames or reader.frame_count, reader.frame_count)
         fps = Fraction(reader.fps)
-        header = StreamHeader(reader.width, reader.height, 0, gop, quality, model.weights_id, matrix,
-                              False, fps.numerator, fps.denominator)
+        # the source's own Y'CbCr (a container's tags, else ``matrix``) for the header, PSNR-Y and --recon
+        header = StreamHeader(reader.width, reader.height, 0, gop, quality, model.weights_id, reader.matrix,
+                              reader.full_range, fps.numerator, fps.denominator)
         header.check()
-        encoder = VideoEncoder(model, reader.width, reader.height, quality, gop, temporal_prior, matrix, analysis)
+        encoder = VideoEncoder(model, reader.width, reader.height, quality, gop, temporal_prior, reader.matrix,
+                               analysis, reader.full_range)
         stream = PendingFile(output_path)
         writer = stats = None
         try:
-            writer = VideoWriter(recon_path, reader.width, reader.height, fps, matrix) if recon_path else None
+            writer = (VideoWriter(recon_path, reader.width, reader.height, fps, reader.matrix, reader.full_range)
+                      if recon_path else None)
             stats = PendingFile(stats_path) if stats_path else None
             chunks: list[bytes] = []
             records: list[FrameAnalysis] = []

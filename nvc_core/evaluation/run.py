@@ -128,7 +128,9 @@ def _settings_record(s: EvalSettings, model, qualities: list[int], anchor_codecs
         "ffmpeg": _ffmpeg_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "bd_method": report.BD_METHOD, "bpp": "8 * file bytes / (width * height * frames)",
-        "metrics": "mean of per-frame values on RGB uint8; psnr_y on BT.709 limited-range luma",
+        "metrics": "mean of per-frame values on RGB uint8; psnr_y on the luma of each clip's own Y'CbCr "
+                   "(clips.<name>.colour: a container's tags, untagged BT.601 limited as in ffmpeg; "
+                   ".y4m, .yuv and PNG: BT.709 limited)",
     }
 
 
@@ -149,7 +151,7 @@ def _evaluate_clip(clip: Path, s: EvalSettings, model, qualities: list[int], anc
     name = clip_name(clip)
     clip_dir = s.out / name
     clip_dir.mkdir(exist_ok=True)
-    frames, fps = anchors.load_frames(clip, s.frames)
+    frames, fps, colour = anchors.load_frames(clip, s.frames)
     if not frames:
         raise NVCError(f"{clip}: no frames")
     codecs: dict[str, list[RDPoint]] = {}
@@ -161,7 +163,7 @@ def _evaluate_clip(clip: Path, s: EvalSettings, model, qualities: list[int], anc
             _log(_point_line(name, variant.name, codecs[variant.name][-1]))
     for codec in anchor_codecs:
         try:
-            codecs.update(anchors.sweep(frames, fps, [codec], s.crfs, s.gop, clip_dir))
+            codecs.update(anchors.sweep(frames, fps, [codec], s.crfs, s.gop, clip_dir, colour))
         except anchors.AnchorError as exc:
             errors.append(str(exc))
             _log(f"  {name} {codec}: failed: {exc}")
@@ -170,6 +172,7 @@ def _evaluate_clip(clip: Path, s: EvalSettings, model, qualities: list[int], anc
             _log(_point_line(name, codec, p))
     h, w = frames[0].shape[:2]
     return {"width": w, "height": h, "frames": len(frames), "errors": errors,
+            "colour": {"matrix": colour.matrix, "full_range": colour.full_range},
             "codecs": {c: [p.to_dict() for p in pts] for c, pts in codecs.items()}}
 
 
