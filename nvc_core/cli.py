@@ -174,7 +174,7 @@ def cmd_encode(args) -> int:
     from nvc_core.analysis import Analysis
     from nvc_core.codec import encode_video
     from nvc_core.outputs import check_outputs
-    check_outputs([args.input], [args.output, args.recon, args.stats])
+    check_outputs([args.input], [args.output, args.recon, args.stats], videos=[args.recon])
     model = _load(args)
     progress = Progress("encode")
     try:
@@ -194,7 +194,7 @@ def cmd_decode(args) -> int:
     from nvc_core.analysis import Analysis
     from nvc_core.codec import decode_video
     from nvc_core.outputs import check_outputs
-    check_outputs([args.input], [args.output, args.stats])
+    check_outputs([args.input], [args.output, args.stats], videos=[args.output])
     model = _load(args)
     progress = Progress("decode")
     try:

@@ -33,6 +33,7 @@ from nvc_core.errors import BitstreamError, Cancelled, NVCError, VideoError
 from nvc_core.evaluation.rd import bits_per_pixel
 from nvc_core.flow_estimate import flow_tensor, padded_frame_flow
 from nvc_core.layers.nlam import record_masks
+from nvc_core.memory import check_frame_fits
 from nvc_core.metrics import frame_metrics, mean_over_frames
 from nvc_core.models.neuro_motion import State
 from nvc_core.models.nvc import NVC, PAD_MULTIPLE
@@ -97,6 +98,7 @@ class _Coder:
             raise NVCError(f"gop must be in 1..{MAX_GOP}, got {gop}")
         if not (2 <= width <= MAX_SIDE and 2 <= height <= MAX_SIDE):
             raise NVCError(f"frame size {width}x{height} outside 2x2..{MAX_SIDE}x{MAX_SIDE}")
+        check_frame_fits(width, height, *padded_size(height, width))  # before anything of that size exists
         set_torch_env()
         self.model, self.width, self.height, self.quality, self.gop = model, width, height, quality, gop
         self.analysis = analysis
@@ -296,7 +298,7 @@ def encode_video(input_path: str | os.PathLike, output_path: str | os.PathLike, 
                  should_stop: ShouldStop | None = None) -> CodingResult:
     """Encode ``input_path`` into ``output_path``, with the reconstruction (``recon_path``) and STATS.json
     (``stats_path``) if asked: all or nothing, every output path checked before coding."""
-    check_outputs([input_path], [output_path, recon_path, stats_path])
+    check_outputs([input_path], [output_path, recon_path, stats_path], videos=[recon_path])
     if frames is not None and frames < 1:
         raise NVCError("--frames must be at least 1")
     if stats_path is not None:
@@ -350,7 +352,7 @@ def decode_video(bitstream_path: str | os.PathLike, model: NVC, output_path: str
                  on_frame: OnFrame | None = None, should_stop: ShouldStop | None = None) -> CodingResult:
     """Decode an .nvc file (checking every frame's hash); optionally write the video and STATS.json,
     all or nothing."""
-    check_outputs([bitstream_path], [output_path, stats_path])
+    check_outputs([bitstream_path], [output_path, stats_path], videos=[output_path])
     if stats_path is not None:
         analysis = replace(analysis, bits=True)
     path = Path(bitstream_path)

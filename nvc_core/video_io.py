@@ -62,7 +62,7 @@ import numpy as np
 
 from nvc_core.color import rgb_to_yuv420, ycbcr_to_rgb, yuv444_to_rgb
 from nvc_core.errors import NVCError, VideoError
-from nvc_core.outputs import check_replaceable, temporary_sibling
+from nvc_core.outputs import check_replaceable, quietly, temporary_sibling
 
 DEFAULT_FPS = Fraction(25)
 CONTAINER_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".h264", ".264")
@@ -435,10 +435,6 @@ class VideoWriter:
             raise VideoError(f"{self.path}: invalid frame size {width}x{height} or frame rate {fps}")
         if not self.path.parent.is_dir():
             raise VideoError(f"{self.path}: folder {self.path.parent} does not exist")
-        try:
-            check_replaceable(self.path)
-        except NVCError as exc:
-            raise VideoError(str(exc)) from None
         self._check_replaceable()
         self._tmp = temporary_sibling(self.path)
         self._file: BinaryIO | None = None
@@ -454,7 +450,11 @@ class VideoWriter:
             raise _error(self.path, exc) from exc
 
     def _check_replaceable(self) -> None:
-        """Refuse to overwrite a folder that holds anything but our own PNG frames."""
+        """Refuse to overwrite anything but a regular .y4m file or a folder of our own PNG frames."""
+        try:
+            check_replaceable(self.path, folder=self._png)
+        except NVCError as exc:
+            raise VideoError(str(exc)) from None
         if self._png and self.path.is_dir() and any(not re.fullmatch(r"frame_\d+\.png", p.name)
                                                      for p in self.path.iterdir()):
             raise VideoError(f"{self.path}: exists and is not a folder of frame_*.png files; "
@@ -490,23 +490,35 @@ class VideoWriter:
 
     def close(self) -> None:
         """Finish the video and move it to ``path`` (replacing an older one)."""
+        self.finish()
         self.publish()
 
+    def finish(self) -> None:
+        """Put the whole video on disk and check ``path`` again (:func:`nvc_core.outputs.publish`'s first step)."""
+        if self._closed:
+            return
+        try:
+            if not self._png:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
+            self._check_replaceable()
+        except (OSError, VideoError) as exc:
+            self.abort()
+            raise (exc if isinstance(exc, VideoError) else _error(self.path, exc)) from None
+
     def publish(self) -> None:
-        """Same as :meth:`close` (the name :func:`nvc_core.outputs.publish` calls)."""
+        """Move the finished video onto ``path``."""
         if self._closed:
             return
         try:
             if self._png:
-                self._check_replaceable()
                 self._replace_folder()
             else:
-                self._file.close()
-                check_replaceable(self.path)
                 os.replace(self._tmp, self.path)
-        except (OSError, NVCError) as exc:
+        except OSError as exc:
             self.abort()
-            raise (VideoError(str(exc)) if isinstance(exc, NVCError) else _error(self.path, exc)) from None
+            raise _error(self.path, exc) from None
         self._closed = True
 
     def _replace_folder(self) -> None:
@@ -523,14 +535,14 @@ class VideoWriter:
         shutil.rmtree(old, ignore_errors=True)
 
     def abort(self) -> None:
-        """Drop everything written so far; ``path`` is left as it was.  Safe to call twice."""
+        """Drop everything written so far; ``path`` is left as it was.  Safe to call twice; never raises."""
         self._closed = True
         if self._file is not None:
-            self._file.close()
+            quietly(self._file.close)
         if self._tmp.is_dir():
             shutil.rmtree(self._tmp, ignore_errors=True)
         else:
-            self._tmp.unlink(missing_ok=True)
+            quietly(self._tmp.unlink, missing_ok=True)
 
     def __enter__(self) -> VideoWriter:
         return self

@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nvc_core.entropy.coder import FrameDecoder, FrameEncoder, constriction_stream
+from nvc_core.entropy.coder import NON_FINITE, FrameDecoder, FrameEncoder, constriction_stream, finite_parameters
 from nvc_core.entropy.gaussian import CODER_PROBABILITY_MIN, LIKELIHOOD_MIN
+from nvc_core.errors import NVCError
 
 Z_RANGE = 48
 
@@ -73,7 +74,7 @@ class FactorizedPrior(nn.Module):
             with torch.no_grad():
                 support = torch.arange(-Z_RANGE, Z_RANGE + 1, dtype=torch.float32, device=self.matrices[0].device)
                 lik = self(support.view(1, 1, 1, -1).expand(1, self.channels, 1, -1))  # (1, C, 1, S)
-            pmf = lik[0, :, 0].double().cpu().numpy()
+            pmf = finite_parameters((lik[0, :, 0].double().cpu().numpy(),))[0].reshape(self.channels, -1)
             pmf /= pmf.sum(axis=1, keepdims=True)
             models = [constriction_stream().model.Categorical(p, perfect=False) for p in pmf]
             # constriction gives every symbol at least one 2^-24 quantum: the mode gets at most this much more
@@ -87,6 +88,8 @@ class FactorizedPrior(nn.Module):
 
     def compress(self, z_sym: torch.Tensor, coder: FrameEncoder) -> None:
         """Code integer ``z_sym`` (1,C,H,W) in [-Z_RANGE, Z_RANGE], channel by channel."""
+        if not torch.isfinite(z_sym).all():
+            raise NVCError(f"cannot code this frame: {NON_FINITE}")
         symbols = z_sym[0].cpu().numpy().astype(np.int32).reshape(self.channels, -1) + Z_RANGE
         for channel, model in zip(symbols, self._tables().models):
             coder.encode(channel, model)

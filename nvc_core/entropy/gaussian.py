@@ -12,7 +12,8 @@ import math
 
 import torch
 
-from nvc_core.entropy.coder import constriction_stream
+from nvc_core.entropy.coder import NON_FINITE, constriction_stream
+from nvc_core.errors import NVCError
 
 SCALE_MIN = 0.11
 SCALE_MAX = 64.0
@@ -38,6 +39,8 @@ def _cdf(x: torch.Tensor) -> torch.Tensor:
 
 def symbol_range(symbols: torch.Tensor) -> tuple[int, int]:
     """Alphabet [lo, hi] of one coded latent: its min and max (at least two symbols for constriction)."""
+    if not torch.isfinite(symbols).all():
+        raise NVCError(f"cannot code this frame: {NON_FINITE}")
     lo = int(symbols.min().item())
     return lo, max(int(symbols.max().item()), lo + 1)
 
