@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from nvc_core.entropy import integer
+
 
 class ConvLSTM(nn.Module):
     """Convolutional LSTM cell over quantized motion features; ``h`` is the temporal prior."""
@@ -25,4 +27,28 @@ class ConvLSTM(nn.Module):
         i, f, o, g = self.gates(torch.cat([x, h], dim=1)).chunk(4, dim=1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
+        return h, c
+
+
+class IntegerConvLSTM:
+    """The ConvLSTM in integer arithmetic (:mod:`nvc_core.entropy.integer`), for coding: the state
+    (h, c) is int64 at 2^FRAC, gates from tables, each product rounded back to 2^FRAC (ties up)."""
+
+    def __init__(self, lstm: ConvLSTM):
+        self.hidden_channels = lstm.hidden_channels
+        self.gates = integer.IntegerConv2d(lstm.gates)
+
+    def __call__(self, y_sym: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(h_t, c_t) from the integer symbols F̂_t (1,M,H,W) and the previous integer state (None: zeros)."""
+        x = integer.to_fixed(y_sym)
+        if state is None:
+            b, _, h, w = x.shape
+            state = (x.new_zeros(b, self.hidden_channels, h, w), x.new_zeros(b, self.hidden_channels, h, w))
+        h, c = state
+        i, f, o, g = self.gates(torch.cat([x, h], dim=1)).chunk(4, dim=1)
+        gate = integer.GATE_FRAC
+        c = (integer.shift_round(integer.sigmoid(f) * c, gate)
+             + integer.shift_round(integer.sigmoid(i) * integer.tanh(g), 2 * gate - integer.FRAC))
+        h = integer.shift_round(integer.sigmoid(o) * integer.tanh(c), 2 * gate - integer.FRAC)
         return h, c

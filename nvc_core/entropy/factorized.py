@@ -4,18 +4,25 @@ Each channel has its own non-parametric density, defined through a monotone cumu
 c(x) = sigmoid(MLP(x)) built from softplus-positive matrices and tanh gates.
 P(ẑ) = c(ẑ + ½) − c(ẑ − ½). For coding, each channel's probabilities over the integer support
 [-Z_RANGE, Z_RANGE] form a categorical table; the tables depend only on the weights and are cached.
+The coding tables are computed by the same network in integer arithmetic
+(:mod:`nvc_core.entropy.integer`): softplus of the matrices and tanh of the gates are evaluated
+exactly with :mod:`decimal` at load, the network runs in fixed point, and the probabilities are
+exact ratios of integers, so every machine builds the same tables.
 Interface shared with the prior aggregation (CompressAI's vocabulary): ``forward`` (likelihoods for
 training), ``compress`` / ``decompress`` (a frame's range-coder session), ``bits`` (analysis).
 """
 from __future__ import annotations
 
+import decimal
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nvc_core.entropy import integer
 from nvc_core.entropy.coder import NON_FINITE, FrameDecoder, FrameEncoder, constriction_stream, finite_parameters
 from nvc_core.entropy.gaussian import CODER_PROBABILITY_MIN, LIKELIHOOD_MIN
 from nvc_core.errors import NVCError
@@ -61,7 +68,7 @@ class FactorizedPrior(nn.Module):
         x = z_hat.permute(1, 0, 2, 3).reshape(c, 1, -1)
         lower = self._logits_cumulative(x - 0.5)
         upper = self._logits_cumulative(x + 0.5)
-        sign = -torch.sign(lower + upper).detach()
+        sign = torch.where(lower + upper > 0, -1, 1).detach()
         p = (torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower)).abs()
         return p.clamp_min(LIKELIHOOD_MIN).reshape(c, b, h, w).permute(1, 0, 2, 3)
 
@@ -71,16 +78,33 @@ class FactorizedPrior(nn.Module):
         ``load_state_dict`` write the parameters in place, which bumps their version counters)."""
         key = tuple((p.data_ptr(), p._version) for p in self.parameters())
         if self._cache is None or self._cache.key != key:
-            with torch.no_grad():
-                support = torch.arange(-Z_RANGE, Z_RANGE + 1, dtype=torch.float32, device=self.matrices[0].device)
-                lik = self(support.view(1, 1, 1, -1).expand(1, self.channels, 1, -1))  # (1, C, 1, S)
-            pmf = finite_parameters((lik[0, :, 0].double().cpu().numpy(),))[0].reshape(self.channels, -1)
-            pmf /= pmf.sum(axis=1, keepdims=True)
+            pmf = finite_parameters((self._integer_pmf(),))[0].reshape(self.channels, -1)
             models = [constriction_stream().model.Categorical(p, perfect=False) for p in pmf]
             # constriction gives every symbol at least one 2^-24 quantum: the mode gets at most this much more
             mode = np.minimum(pmf.max(axis=1) + pmf.shape[1] * CODER_PROBABILITY_MIN, 1.0)
             self._cache = _Tables(key, pmf, models, -np.log2(mode))
         return self._cache
+
+    def _integer_pmf(self) -> np.ndarray:
+        """(C, S) probabilities of the support, P = |c(ẑ + ½) − c(ẑ − ½)| computed in integers (on the
+        tail that avoids cancellation, as in :meth:`forward`), normalised per channel."""
+        support = torch.arange(-Z_RANGE, Z_RANGE + 1, dtype=torch.int64)
+        half = 1 << (integer.FRAC - 1)
+        x = torch.cat([integer.to_fixed(support) - half, integer.to_fixed(support) + half])
+        x = x.view(1, 1, -1).expand(self.channels, 1, -1)               # (C, 1, 2S)
+        for i, (matrix, bias) in enumerate(zip(self.matrices, self.biases)):
+            c, d_out, d_in = matrix.shape
+            weight, shift = integer.quantize_weights(_exactly(matrix, "softplus").view(c * d_out, d_in))
+            acc = (weight.view(c, d_out, d_in, 1) * x.unsqueeze(1)).sum(2)  # (C, d_out, 2S), int64
+            acc += integer.quantize_bias(bias.view(-1), shift).view(c, d_out, 1)
+            x = integer.shift_round(acc, shift.view(c, d_out, 1))
+            if i < len(self.factors):
+                gate = torch.round(_exactly(self.factors[i], "tanh") * (1 << integer.GATE_FRAC)).long()
+                x = x + integer.shift_round(gate * integer.tanh(x), 2 * integer.GATE_FRAC - integer.FRAC)
+        lower, upper = x[:, 0].chunk(2, dim=-1)                          # (C, S) logits at 2^FRAC
+        sign = torch.where(lower + upper > 0, -1, 1)
+        p = (integer.sigmoid(sign * upper, integer.CDF_FRAC) - integer.sigmoid(sign * lower, integer.CDF_FRAC)).abs()
+        return (p.double() / p.sum(1, keepdim=True).double()).numpy()
 
     def pmf_table(self) -> np.ndarray:
         """(C, 2*Z_RANGE+1) float64 probabilities of the symbols -Z_RANGE..Z_RANGE, per channel."""
@@ -110,6 +134,15 @@ class FactorizedPrior(nn.Module):
         """A lower bound on the bits any ẑ of (C, height, width) costs: every element at its channel's
         mode. A sub-stream shorter than this cannot hold that size (checked before decoding)."""
         return float(self._tables().mode_bits.sum()) * height * width
+
+
+def _exactly(values: torch.Tensor, function: str) -> torch.Tensor:
+    """softplus or tanh of every element, computed with :mod:`decimal` and rounded once to float64."""
+    ctx = decimal.Context(prec=40)
+    fn = {"softplus": lambda v: ctx.ln(ctx.add(1, ctx.exp(v))),
+          "tanh": lambda v: ctx.divide(ctx.subtract(1, ctx.exp(-2 * v)), ctx.add(1, ctx.exp(-2 * v)))}[function]
+    flat = values.detach().to("cpu", torch.float64).flatten().tolist()
+    return torch.tensor([float(fn(Decimal(v))) for v in flat], dtype=torch.float64).view(values.shape)
 
 
 @dataclass

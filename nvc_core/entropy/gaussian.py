@@ -1,15 +1,20 @@
 """Quantized Gaussian entropy model: likelihoods for training, range coding with `constriction`.
 
 Every latent element ŷ is an integer modelled as N(mean, scale) integrated over [ŷ-1/2, ŷ+1/2].
-For coding, means and scales are snapped to fixed grids (means to 1/64, scales to a 64-level
-log-spaced table) so that encoder and decoder agree on them even if their floating-point
-arithmetic differs in the last bits.
+For coding, means and scales are snapped to fixed grids: means to 1/64, scales to a 64-level
+log-spaced table. The snapping takes the PA engine's integer outputs (:mod:`nvc_core.entropy.integer`):
+the mean is rounded in integers, and the scale index is the number of integer thresholds the
+pre-softplus output reaches, so no logarithm is taken. The thresholds and the 64 scale values are
+computed once with :mod:`decimal`, the same on every platform.
 """
 from __future__ import annotations
 
+import decimal
 import functools
 import math
+from decimal import Decimal
 
+import numpy as np
 import torch
 
 from nvc_core.entropy.coder import NON_FINITE, constriction_stream
@@ -23,7 +28,6 @@ SYMBOL_LIMIT = 30000
 LIKELIHOOD_MIN = 1e-9
 #: constriction's default models use 24-bit fixed-point probabilities; no symbol gets less than this.
 CODER_PROBABILITY_MIN = 2.0 ** -24
-_LOG_STEP = (math.log(SCALE_MAX) - math.log(SCALE_MIN)) / (SCALE_LEVELS - 1)
 
 
 def gaussian_likelihood(y_hat: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -61,11 +65,39 @@ def coding_bits(symbols: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor, 
 
 
 def snap_parameters(mean: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Snap (mean, scale) to the coding grids (see module docstring)."""
+    """Snap float (mean, scale) to the coding grids (see module docstring)."""
+    log_step = (math.log(SCALE_MAX) - math.log(SCALE_MIN)) / (SCALE_LEVELS - 1)
     mean_q = torch.round(mean / MEAN_STEP) * MEAN_STEP
-    index = torch.round((torch.log(scale.clamp(SCALE_MIN, SCALE_MAX)) - math.log(SCALE_MIN)) / _LOG_STEP)
-    scale_q = torch.exp(index * _LOG_STEP + math.log(SCALE_MIN))
+    index = torch.round((torch.log(scale.clamp(SCALE_MIN, SCALE_MAX)) - math.log(SCALE_MIN)) / log_step)
+    scale_q = torch.exp(index * log_step + math.log(SCALE_MIN))
     return mean_q, scale_q
+
+
+@functools.cache
+def _scale_grid(frac: int) -> tuple[np.ndarray, torch.Tensor]:
+    """The coded scales SCALE_MIN·e^(i·step), i = 0..SCALE_LEVELS-1 (float64), and the integer
+    thresholds t_i (at 2^frac) of the pre-softplus output o: index = #{i : o >= t_i}, the nearest
+    level of σ = softplus(o) + SCALE_MIN on the log grid."""
+    ctx = decimal.Context(prec=40)
+    low = Decimal(repr(SCALE_MIN))
+    step = ctx.divide(ctx.subtract(ctx.ln(Decimal(repr(SCALE_MAX))), ctx.ln(low)), SCALE_LEVELS - 1)
+    scales = np.array([float(ctx.multiply(low, ctx.exp(i * step))) for i in range(SCALE_LEVELS)])
+    thresholds = []
+    for i in range(1, SCALE_LEVELS):
+        softplus = ctx.subtract(ctx.multiply(low, ctx.exp((i - Decimal("0.5")) * step)), low)
+        o = ctx.ln(ctx.subtract(ctx.exp(softplus), 1))                     # softplus^-1
+        thresholds.append(int(ctx.multiply(o, 2 ** frac).to_integral_value(rounding=decimal.ROUND_CEILING)))
+    return scales, torch.tensor(thresholds, dtype=torch.int64)
+
+
+def snap_fixed(mean: torch.Tensor, scale_logit: torch.Tensor, frac: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Coding (μ, σ) from the PA engine's integer outputs at 2^frac: μ rounded to MEAN_STEP (ties up)
+    and σ = softplus(o) + SCALE_MIN snapped to its log grid. Both float64, exact grid values."""
+    step = frac - round(-math.log2(MEAN_STEP))
+    mean_q = torch.div(mean + (1 << (step - 1)), 1 << step, rounding_mode="floor").double() * MEAN_STEP
+    scales, thresholds = _scale_grid(frac)
+    index = torch.bucketize(scale_logit, thresholds.to(scale_logit.device), right=True)
+    return mean_q, torch.from_numpy(scales).to(scale_logit.device)[index]
 
 
 def gaussian_family(lo: int, hi: int):

@@ -24,9 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nvc_core.entropy import integer
 from nvc_core.entropy.coder import FrameDecoder, FrameEncoder
 from nvc_core.entropy.gaussian import (SCALE_MIN, bounds_model, coding_bits, gaussian_family, gaussian_likelihood,
-                                       snap_parameters, symbol_range)
+                                       snap_fixed, snap_parameters, symbol_range)
 from nvc_core.errors import BitstreamError
 
 
@@ -161,6 +162,45 @@ class PriorAggregation(nn.Module):
         anchors = anchor_mask(*y_sym.shape[-2:], y_sym.device)
         mean, scale = snap_parameters(*self.parameters_for(y_sym * anchors, hyper, temporal))
         return CodingParameters(mean, scale, *symbol_range(y_sym)).bits(y_sym)
+
+
+class IntegerPriorAggregation:
+    """The PA engine in integer arithmetic (:mod:`nvc_core.entropy.integer`), for coding: the
+    checkerboard context as a sum over its taps in int64, the STHAM as exact matrix products, and
+    (μ, σ) snapped from its integer outputs."""
+
+    def __init__(self, pa: PriorAggregation):
+        if pa.context_mode != "checkerboard":
+            raise ValueError("only the checkerboard context codes streams")
+        self.channels, self.hyper_k, self.temporal_k = pa.channels, pa.hyper_k, pa.temporal_k
+        mask = pa.context.mask[0, 0].bool()                            # (5,5,5)
+        self.taps = mask.nonzero().tolist()                            # (dc, dh, dw) kernel indices
+        self.radius = pa.context.weight.shape[-1] // 2
+        self.context_weight, self.context_shift = integer.quantize_weights(pa.context.weight[:, 0][:, mask])
+        self.context_bias = integer.quantize_bias(pa.context.bias, self.context_shift)
+        self.stham = integer.integer_network(pa.stham.net, linear=True)
+
+    def parameters_for(self, known: torch.Tensor, hyper: torch.Tensor, temporal: torch.Tensor | None
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Coding (μ, σ) (1,C,H,W) float64 from the known symbols (1,C,H,W) (zeros where not yet
+        decoded), the integer hyper features (1,k·C,H,W) and temporal prior (1,k'·C,H,W) or None."""
+        _, c, h, w = known.shape
+        r = self.radius
+        padded = F.pad(integer.to_fixed(known[0]), (r, r, r, r, r, r))  # (C+2r, H+2r, W+2r)
+        weight = self.context_weight.to(known.device)
+        acc = self.context_bias.to(known.device).view(-1, 1, 1, 1).expand(-1, c, h, w).clone()
+        for t, (dc, dh, dw) in enumerate(self.taps):
+            acc += weight[:, t].view(-1, 1, 1, 1) * padded[dc:dc + c, dh:dh + h, dw:dw + w]
+        context = integer.shift_round(acc, self.context_shift.to(known.device).view(-1, 1, 1, 1))
+        context = context * (1 - anchor_mask(h, w, known.device).long())   # (k, C, H, W)
+        parts = [hyper.view(self.hyper_k, c, h, w), context]
+        if self.temporal_k:
+            parts.append(temporal.view(self.temporal_k, c, h, w) if temporal is not None
+                         else hyper.new_zeros(self.temporal_k, c, h, w))
+        x = torch.cat(parts).flatten(1)                                 # (k_total, C·H·W)
+        x = self.stham(x)                                               # (2, C·H·W)
+        mean, scale = snap_fixed(x[0], x[1], integer.FRAC)
+        return mean.view(1, c, h, w), scale.view(1, c, h, w)
 
 
 @dataclass

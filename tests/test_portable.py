@@ -1,0 +1,109 @@
+"""Portable streams: the integer entropy-parameter path (exact, independent of kernels and threads)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nvc_core.entropy import integer
+from nvc_core.entropy.conv_lstm import ConvLSTM, IntegerConvLSTM
+from nvc_core.entropy.factorized import Z_RANGE, FactorizedPrior
+from nvc_core.entropy.gaussian import SCALE_LEVELS, SCALE_MAX, SCALE_MIN, snap_fixed
+from nvc_core.entropy.prior_aggregation import IntegerPriorAggregation, PriorAggregation, anchor_mask
+from nvc_core.models.vae import HyperDecoder
+
+
+def _seeded(factory, seed=0):
+    torch.manual_seed(seed)
+    return factory().eval()
+
+
+def test_exact_matmul_is_exact_beyond_float_precision_in_any_chunking(monkeypatch):
+    g = torch.Generator().manual_seed(0)
+    a = torch.randint(0, 2 ** 33, (7, 300), generator=g)
+    b = torch.randint(-2 ** 10, 2 ** 15, (300, 5), generator=g)
+    exact = a @ b                                                  # int64 matmul: exact
+    assert exact.abs().max() > 2 ** 53                             # float64 alone could not hold it
+    assert torch.equal(integer.exact_matmul(a.double(), b.double()), exact)
+    monkeypatch.setattr(integer, "_EXACT", 2 ** 50)                # other chunk sizes, same result
+    assert torch.equal(integer.exact_matmul(a.double(), b.double()), exact)
+
+
+def test_tables_follow_the_functions():
+    x = torch.arange(-40 << integer.FRAC, 40 << integer.FRAC, 37)
+    xf = x.double() / (1 << integer.FRAC)
+    unit = 1 << integer.GATE_FRAC
+    assert (integer.sigmoid(x).double() / unit - torch.sigmoid(xf)).abs().max() < 2 ** -15
+    assert (integer.tanh(x).double() / unit - torch.tanh(xf)).abs().max() < 2 ** -15
+    assert (integer.exp_negative(-x.abs()).double() / unit - torch.exp(-xf.abs())).abs().max() < 2 ** -14
+    assert integer.shift_round(torch.tensor([-3, -2, -1, 1, 2, 3]), 1).tolist() == [-1, -1, 0, 1, 1, 2]
+
+
+def test_scale_index_is_the_nearest_log_level_of_softplus():
+    o = torch.arange(-30000, 300000, 7, dtype=torch.int64)
+    _, scale = snap_fixed(torch.zeros_like(o), o, integer.FRAC)
+    sigma = F.softplus(o.double() / (1 << integer.FRAC)) + SCALE_MIN
+    step = (math.log(SCALE_MAX) - math.log(SCALE_MIN)) / (SCALE_LEVELS - 1)
+    index = torch.round((torch.log(sigma.clamp(SCALE_MIN, SCALE_MAX)) - math.log(SCALE_MIN)) / step)
+    assert torch.allclose(scale, SCALE_MIN * torch.exp(index * step), rtol=1e-12)
+    mean, _ = snap_fixed(torch.tensor([-96, -32, 31, 32, 95]), o[:5], integer.FRAC)  # 1/64 = 64 units
+    assert mean.tolist() == [-1 / 64, 0.0, 0.0, 1 / 64, 1 / 64]                # ties round up
+
+
+def test_integer_hyper_decoder_follows_the_float_one_and_ignores_threads():
+    dh = _seeded(lambda: HyperDecoder(8, 8, 1, 2))
+    z = torch.randint(-4, 5, (1, 8, 3, 4)).float()
+    with torch.no_grad():
+        reference = dh(z)
+    net = integer.integer_network(dh)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = net(integer.to_fixed(z))
+        torch.set_num_threads(2)
+        two = net(integer.to_fixed(z))
+    finally:
+        torch.set_num_threads(threads)
+    assert one.dtype == torch.int64 and torch.equal(one, two)
+    assert (one.double() / (1 << integer.FRAC) - reference.double()).abs().max() < 1e-2
+
+
+def test_integer_pa_matches_the_float_snapped_parameters_almost_everywhere():
+    pa = _seeded(lambda: PriorAggregation(8, temporal_k=2))
+    y = torch.randint(-6, 7, (1, 8, 6, 7)).float()
+    hyper, temporal = torch.randn(1, 16, 6, 7), torch.randn(1, 16, 6, 7)
+    known = y * anchor_mask(6, 7)
+    to_int = lambda t: torch.round(t * (1 << integer.FRAC)).long()          # noqa: E731
+    mean, scale = IntegerPriorAggregation(pa).parameters_for(known, to_int(hyper), to_int(temporal))
+    with torch.no_grad():
+        mean_f, scale_f = pa.parameters_for(known, hyper, temporal)
+    assert (mean - mean_f.double()).abs().max() < 1 / 64 + 1e-3
+    ratio = scale / scale_f.double().clamp(SCALE_MIN, SCALE_MAX)
+    assert ratio.min() > 0.9 and ratio.max() < 1.1
+
+
+def test_integer_conv_lstm_follows_the_float_one():
+    lstm = _seeded(lambda: ConvLSTM(4, 8))
+    cell = IntegerConvLSTM(lstm)
+    state, state_i = lstm.initial_state(torch.zeros(1, 4, 5, 6)), None
+    for _ in range(3):
+        y = torch.randint(-3, 4, (1, 4, 5, 6)).float()
+        with torch.no_grad():
+            state = lstm(y, state)
+        state_i = cell(y, state_i)
+    assert (state_i[0].double() / (1 << integer.FRAC) - state[0].double()).abs().max() < 1e-2
+
+
+def test_integer_factorized_tables_cost_what_the_float_prior_costs():
+    prior = _seeded(lambda: FactorizedPrior(4))
+    support = torch.arange(-Z_RANGE, Z_RANGE + 1.0)
+    with torch.no_grad():
+        float_pmf = prior(support.view(1, 1, 1, -1).expand(1, 4, 1, -1))[0, :, 0].double().numpy()
+    float_pmf /= float_pmf.sum(1, keepdims=True)
+    pmf = prior.pmf_table()
+    assert np.allclose(pmf.sum(1), 1.0)
+    symbols = np.arange(-3, 4) + Z_RANGE                                # the likely ones
+    assert np.abs(np.log2(pmf[:, symbols]) - np.log2(float_pmf[:, symbols])).max() < 1e-2
