@@ -98,7 +98,7 @@ class _Coder:
             raise NVCError(f"gop must be in 1..{MAX_GOP}, got {gop}")
         if not (2 <= width <= MAX_SIDE and 2 <= height <= MAX_SIDE):
             raise NVCError(f"frame size {width}x{height} outside 2x2..{MAX_SIDE}x{MAX_SIDE}")
-        check_frame_fits(width, height, *padded_size(height, width))  # before anything of that size exists
+        check_frame_fits(width, height, *padded_size(height, width), inter=gop > 1)  # before anything that size
         set_torch_env()
         self.model, self.width, self.height, self.quality, self.gop = model, width, height, quality, gop
         self.analysis = analysis

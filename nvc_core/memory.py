@@ -2,11 +2,14 @@
 
 The networks' activations grow with the frame area; the attention of the non-local blocks is computed
 in bounded slices (:data:`nvc_core.layers.nlam.ATTENTION_BUDGET`), so the need is an affine function
-of the padded area, measured on the bundled model (``benchmarks/results/memory_4k.json``): one
-3840x2160 frame encodes and decodes in about :data:`BYTES_PER_PIXEL` bytes per padded pixel over
-:data:`BASE_BYTES` for the interpreter, torch and the weights. A frame whose estimate exceeds the
-memory available now (``MemAvailable``, or a cgroup limit if lower) is refused with a one-line error
-before anything of its size is allocated: a forged stream header claiming 16384x16384 costs nothing.
+of the padded area, measured on the bundled model with ``/usr/bin/time -v``
+(``benchmarks/results/memory_4k.json``): :data:`BASE_BYTES` for the interpreter, torch and the
+weights, plus :data:`BYTES_PER_PIXEL` per padded pixel, with margin: a 3840x2160 I-frame peaks at
+2.32 GiB to encode (about 220 B per pixel over the base), a 1280x720 P-frame at 1.12 GiB (about
+600 B; the full-resolution stages of the pyramid flow decoder and MS-MCN are not banded). A frame
+whose estimate exceeds the memory available now (``MemAvailable``, or a cgroup limit if lower) is
+refused with a one-line error before anything of its size is allocated: a forged stream header
+claiming 16384x16384 costs nothing.
 """
 from __future__ import annotations
 
@@ -15,16 +18,17 @@ from pathlib import Path
 
 from nvc_core.errors import NVCError
 
-#: Peak resident memory per padded pixel of one coded frame (encode or decode, I- or P-frame).
-BYTES_PER_PIXEL = 300
+#: Peak resident memory per padded pixel of coding (encode or decode) I-frames only / with P-frames.
+BYTES_PER_PIXEL = {"I": 300, "P": 700}
 #: Resident memory before the first frame: interpreter, torch, numpy, the model.
 BASE_BYTES = 600 * 2**20
 GIB = 2**30
 
 
-def frame_bytes(padded_height: int, padded_width: int) -> int:
-    """Estimated peak memory of coding one frame padded to ``padded_height`` x ``padded_width``."""
-    return BASE_BYTES + BYTES_PER_PIXEL * padded_height * padded_width
+def frame_bytes(padded_height: int, padded_width: int, inter: bool) -> int:
+    """Estimated peak memory of coding frames padded to ``padded_height`` x ``padded_width``, P-frames
+    among them if ``inter``."""
+    return BASE_BYTES + BYTES_PER_PIXEL["P" if inter else "I"] * padded_height * padded_width
 
 
 def available_bytes() -> int | None:
@@ -55,9 +59,9 @@ def _resident_bytes() -> int:
         return 0
 
 
-def check_frame_fits(width: int, height: int, padded_height: int, padded_width: int) -> None:
+def check_frame_fits(width: int, height: int, padded_height: int, padded_width: int, inter: bool) -> None:
     """Refuse a frame size whose coding would need more memory than the machine has available."""
-    need, have = frame_bytes(padded_height, padded_width), available_bytes()
+    need, have = frame_bytes(padded_height, padded_width, inter), available_bytes()
     if have is not None and need > have:
         raise NVCError(f"frame size {width}x{height} needs about {need / GIB:.1f} GiB of memory to code, "
                        f"more than the {max(have, 0) / GIB:.1f} GiB available")

@@ -189,8 +189,8 @@ def test_frame_larger_than_memory_is_refused_up_front(weights, tmp_path, capfd, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.y4m"]
 
 
-def test_4k_frame_estimate_is_within_3_gib():
-    assert memory.frame_bytes(2176, 3840) < 3 * memory.GIB
+def test_4k_intra_estimate_is_within_3_gib():
+    assert memory.frame_bytes(2176, 3840, inter=False) < 3 * memory.GIB < memory.frame_bytes(2176, 3840, inter=True)
 
 
 def test_attention_in_slices_equals_the_whole_map(monkeypatch):
