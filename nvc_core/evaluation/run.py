@@ -41,7 +41,7 @@ from nvc_core.errors import BitstreamError, NVCError
 from nvc_core.evaluation import anchors, report
 from nvc_core.evaluation.rd import RDPoint, bits_per_pixel
 from nvc_core.metrics import mean_over_frames
-from nvc_core.outputs import temporary_sibling
+from nvc_core.outputs import quietly, temporary_sibling
 from nvc_core.video_io import open_video
 from nvc_core.weights import load_model
 
@@ -252,9 +252,13 @@ def evaluate(s: EvalSettings) -> dict:
     if anchor_codecs and anchors.ffmpeg_path() is None:
         _log("anchors skipped: ffmpeg not found on PATH")
         anchor_codecs = []
-    missing = [p for p in [s.out.parent, *s.out.parent.parents] if not p.exists()]
-    for folder in reversed(missing):
-        folder.mkdir()
+    created = []  # the folders above s.out made here, outermost first
+    for folder in reversed([s.out.parent, *s.out.parent.parents]):
+        try:
+            folder.mkdir()
+            created.append(folder)
+        except FileExistsError:
+            pass
     work = temporary_sibling(s.out)
     try:
         work.mkdir()
@@ -262,8 +266,8 @@ def evaluate(s: EvalSettings) -> dict:
         _swap_in(work, s.out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
-        for folder in missing:
-            folder.rmdir()
+        for folder in reversed(created):
+            quietly(folder.rmdir)  # kept if something else appeared in it meanwhile
         raise
     return results
 
