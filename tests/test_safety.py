@@ -173,7 +173,7 @@ def test_forged_huge_stream_is_refused_before_decoding(lively_model, tmp_path, m
     """A 16384x16384 header with a 300 KB zero payload: refused by its size, no frame decoder is ever made."""
     stream = _forged_stream(tmp_path / "f.nvc", lively_model, 16384, 300_000)
     monkeypatch.setattr(memory, "available_bytes", lambda: 16 * memory.GIB)
-    monkeypatch.setattr("nvc_core.codec.FrameDecoder", lambda *a: pytest.fail("decoding started"))
+    monkeypatch.setattr("nvc_core.codec.RangeDecode", lambda *a: pytest.fail("decoding started"))
     with pytest.raises(NVCError, match=r"frame size 16384x16384 needs about \d+\.\d GiB"):
         decode_video(stream, lively_model, tmp_path / "d.y4m")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.nvc"]

@@ -35,8 +35,8 @@ import numpy as np
 
 from nvc_core.color import rgb_to_yuv420, yuv420_to_rgb
 from nvc_core.errors import NVCError
-from nvc_core.evaluation.rd import RDPoint, bits_per_pixel
-from nvc_core.metrics import frame_metrics, mean_over_frames
+from nvc_core.evaluation.rd import RDPoint
+from nvc_core.metrics import bits_per_pixel, frame_metrics, mean_over_frames
 from nvc_core.video_io import open_video
 
 DEFAULT_CRFS = (18, 23, 28, 33, 38)

@@ -31,7 +31,7 @@ class FrameContext:
     def padded_size(self) -> tuple[int, int]:
         """(height, width) of the frame padded to a multiple of 64, as the networks saw it: what every
         latent-resolution map (bit maps, NLAM masks) covers."""
-        from nvc_core.codec import padded_size    # loaded by the worker by the time frames exist
+        from nvc_core.frame_step import padded_size    # loaded by the worker by the time frames exist
         return padded_size(*self.frame_size)
 
     def latent_cell(self, shape: tuple[int, ...]) -> int:
