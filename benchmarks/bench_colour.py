@@ -21,7 +21,7 @@ import numpy as np
 from nvc_core.metrics import mean_over_frames, mse_to_psnr
 
 CLIPS = ("../shared/data/eval/video/bikes.mp4", "../shared/data/eval/video/carphone_pristine.mp4",
-         "resources/sample/carphone_30.y4m")
+         "nvc_core/resources/sample/carphone_30.y4m")
 
 
 def ffmpeg_luma(path: Path, frames: int, width: int, height: int) -> np.ndarray:
