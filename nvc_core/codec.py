@@ -90,8 +90,8 @@ class VideoEncoder:
 
     def __init__(self, model: NVC, width: int, height: int, quality: int, gop: int, temporal_prior: bool = True,
                  matrix: str = "bt709", analysis: Analysis = Analysis.FULL, threads: int | None = None,
-                 full_range: bool = False):
-        self.step = FrameStep(model, width, height, quality, gop, threads)
+                 effort: int = 0, full_range: bool = False):
+        self.step = FrameStep(model, width, height, quality, gop, threads, effort)
         self.temporal_prior, self.matrix, self.analysis = temporal_prior, matrix, analysis
         self.full_range = full_range  # with ``matrix``: the source's Y'CbCr, for PSNR-Y
 
@@ -188,9 +188,10 @@ def encode_video(input_path: str | os.PathLike, output_path: str | os.PathLike, 
                  temporal_prior: bool = True, recon_path: str | os.PathLike | None = None,
                  stats_path: str | os.PathLike | None = None, size: tuple[int, int] | None = None,
                  matrix: str = "bt709", analysis: Analysis = Analysis.FULL, on_frame: OnFrame | None = None,
-                 should_stop: ShouldStop | None = None) -> CodingResult:
+                 should_stop: ShouldStop | None = None, effort: int = 0) -> CodingResult:
     """Encode ``input_path`` into ``output_path``, with the reconstruction (``recon_path``) and STATS.json
-    (``stats_path``) if asked: all or nothing, every output path checked before coding."""
+    (``stats_path``) if asked: all or nothing, every output path checked before coding. ``effort``:
+    encoder-side latent refinement (:mod:`nvc_core.refine`; 0 = off), a slower encoder, the same decoder."""
     check_outputs([input_path], [output_path, recon_path, stats_path], videos=[recon_path])
     if frames is not None and frames < 1:
         raise NVCError("--frames must be at least 1")
@@ -203,7 +204,7 @@ def encode_video(input_path: str | os.PathLike, output_path: str | os.PathLike, 
         header = StreamHeader(reader.width, reader.height, 0, gop, quality, model.weights_id, reader.matrix,
                               reader.full_range, fps.numerator, fps.denominator)
         encoder = VideoEncoder(model, reader.width, reader.height, quality, gop, temporal_prior, reader.matrix,
-                               analysis, full_range=reader.full_range)
+                               analysis, effort=effort, full_range=reader.full_range)
         header.check()
         stream = PendingFile(output_path)
         writer = stats = None
