@@ -71,7 +71,7 @@ class Coder(QObject):
 
     model_ready = Signal(int)                             # model.num_rates
     notice = Signal(str)                                  # a warning from load_model (e.g. random weights)
-    frame_coded = Signal(int, object, object, int, int)   # job id, FrameAnalysis, gain, done, total (0: unknown)
+    frame_coded = Signal(int, object, object, int, int)   # job id, FrameRecord, gain, done, total (0: unknown)
     finished = Signal(int, object)                        # job id, CodingOutcome
     classical_finished = Signal(int, object)              # job id, nvc_core's ClassicalClip
     failed = Signal(int, str)                             # job id, one-line message

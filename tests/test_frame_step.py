@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from nvc_core.analysis import FrameAnalysis, LatentKey
+from nvc_core.analysis import FrameRecord, LatentKey
 from nvc_core.codec import recost_motion
 from nvc_core.entropy.latent_codec import Conditions
 from nvc_core.errors import NVCError
@@ -74,9 +74,9 @@ def test_a_decoding_step_takes_no_source_and_the_others_need_one(lively_model):
 def test_recost_equals_the_motion_entropy_model_run_by_hand(lively_model, encoded, tp):
     """recost_motion goes through the frame step; the reference is the motion PA run directly on the
     stored symbols with the TUM state carried by hand (the re-costing before the frame step)."""
-    records = [FrameAnalysis(index=f.index, frame_type=f.frame_type, temporal_prior=True, height=75, width=100,
-                             reconstruction=None,
-                             latents={LatentKey.of(n, p): getattr(c, p).symbols[0].numpy().astype(np.int32)
+    records = [FrameRecord(index=f.index, frame_type=f.frame_type, temporal_prior=True, height=75, width=100,
+                           reconstruction=None,
+                           latents={LatentKey.of(n, p): getattr(c, p).symbols[0].numpy().astype(np.int32)
                                       for n, c in f.coded.items() for p in ("z", "y")})
                for f, _ in encoded]
     costs = recost_motion(lively_model, records, QUALITY, tp)

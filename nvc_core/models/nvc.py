@@ -92,7 +92,7 @@ class NVC(nn.Module):
         return self.config.num_rates
 
     def forward_intra(self, x: torch.Tensor, q: int | torch.Tensor):
-        """neuro-Intra training pass: CoderOutput with decoded = X̂ (B,3,H,W)."""
+        """neuro-Intra training pass: EngineOutput with decoded = X̂ (B,3,H,W)."""
         return self.intra(x, q)
 
     def forward_motion(self, reference: torch.Tensor, current: torch.Tensor, q: int | torch.Tensor,
