@@ -3,6 +3,8 @@ encoder, re-costing equals the motion entropy model run by hand, torch settings 
 encoder's choice of symbols is a hook the decoder does not depend on."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -155,3 +157,18 @@ def test_train_check_codes_through_the_frame_step(lively_model, tmp_path):
         frame = step.code(RangeEncode(), rgb)
         assert row["bpp"] == pytest.approx(sum(frame.bits_by_stream().values()) / (100 * 75), rel=1e-6)
         assert row["psnr"] == psnr(rgb, frame.reconstruction)
+
+
+def test_estimate_only_needs_no_range_coder(lively_model, monkeypatch):
+    """`nvc train check` runs where constriction is missing: the estimate-only backend never loads it."""
+    from nvc_core.entropy import range_coder
+
+    monkeypatch.setitem(sys.modules, "constriction", None)          # import constriction -> ImportError
+    range_coder.constriction_stream.cache_clear()
+    try:
+        step = FrameStep(lively_model, 100, 75, QUALITY, 3)
+        assert sum(step.code(EstimateOnly(), FRAMES[0]).bits_by_stream().values()) > 0
+        with pytest.raises(ImportError):
+            RangeEncode()
+    finally:
+        range_coder.constriction_stream.cache_clear()
