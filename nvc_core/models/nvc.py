@@ -91,6 +91,13 @@ class NVC(nn.Module):
     def num_rates(self) -> int:
         return self.config.num_rates
 
+    @property
+    def weights_id(self) -> bytes:
+        """The identifier written into every bitstream, computed from the weights as they are now
+        (:func:`nvc_core.weights.weights_identifier`)."""
+        from nvc_core.weights import weights_identifier
+        return weights_identifier(self)
+
     def forward_intra(self, x: torch.Tensor, q: int | torch.Tensor):
         """neuro-Intra training pass: EngineOutput with decoded = X̂ (B,3,H,W)."""
         return self.intra(x, q)

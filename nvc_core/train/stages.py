@@ -41,6 +41,7 @@ import torch
 
 from nvc_core.layers import backward_warp
 from nvc_core.models.nvc import NVC
+from nvc_core.train.config import StageSettings
 from nvc_core.train.losses import bpp, flow_supervision, mse, warping_loss
 
 MOTION_RATE = ("motion.y", "motion.z")
@@ -103,7 +104,7 @@ def intra_step(model: NVC, x: torch.Tensor, q: torch.Tensor, lam: torch.Tensor) 
 
 
 def pframe(model: NVC, stage: Stage, ref: torch.Tensor, cur: torch.Tensor, q: torch.Tensor,
-           lam: torch.Tensor, state, temporal: torch.Tensor, hint: torch.Tensor | None, s: dict):
+           lam: torch.Tensor, state, temporal: torch.Tensor, hint: torch.Tensor | None, s: StageSettings):
     """One P-frame of a stage: (StepTerms, reconstruction or prediction, new TUM state)."""
     supervision = 0.0
     if stage.predict == "residual":
@@ -115,9 +116,9 @@ def pframe(model: NVC, stage: Stage, ref: torch.Tensor, cur: torch.Tensor, q: to
         flows, likelihoods, state = motion.flows, motion.likelihoods, motion.state   # MCFs f^0..f^4
         recon = model.mcn(ref, flows) if stage.predict == "mcn" else backward_warp(ref, flows[0])
         distortion = warping_loss(ref, cur, flows[:stage.scales], recon if stage.predict == "mcn" else None,
-                                  s["alpha"])
-        if s.get("flow_weight") and hint is not None:
-            supervision = s["flow_weight"] * flow_supervision(flows, hint)
+                                  s.alpha)
+        if s.flow_weight and hint is not None:
+            supervision = s.flow_weight * flow_supervision(flows, hint)
     pixels = cur.shape[-2] * cur.shape[-1]
     levels = 255.0 ** 2 if stage.predict == "residual" else 255.0          # MSE or ℓ1 in 8-bit levels
     loss = lam * levels * distortion + bpp(likelihoods, stage.rate, pixels) if stage.rate else distortion
@@ -142,13 +143,13 @@ def reference(model: NVC, stage: Stage, frame: torch.Tensor, q: torch.Tensor,
 
 
 def inter_step(model: NVC, stage: Stage, clip: torch.Tensor, q: torch.Tensor, lam: torch.Tensor,
-               hints: torch.Tensor | None, s: dict) -> StepTerms:
+               hints: torch.Tensor | None, s: StageSettings) -> StepTerms:
     """Code clip (B,T,3,H,W) as [reference, P, P, ...]; terms summed over the P-frames."""
     frames = clip.unbind(1)
     ref = reference(model, stage, frames[0], q)
     state, total = None, None
     for t in range(1, len(frames)):
-        temporal = (torch.rand(clip.shape[0], device=clip.device) >= s["temporal_drop"]).float()
+        temporal = (torch.rand(clip.shape[0], device=clip.device) >= s.temporal_drop).float()
         hint = hints[:, t - 1] if hints is not None else None
         terms, recon, state = pframe(model, stage, ref, frames[t], q, lam, state, temporal, hint, s)
         total = terms if total is None else StepTerms(total.loss + terms.loss, total.bpp + terms.bpp,
@@ -159,7 +160,7 @@ def inter_step(model: NVC, stage: Stage, clip: torch.Tensor, q: torch.Tensor, la
 
 
 def train_step(model: NVC, stage: Stage, batch: torch.Tensor, q: torch.Tensor, lambdas: torch.Tensor,
-               s: dict, hints: torch.Tensor | None = None) -> StepTerms:
+               s: StageSettings, hints: torch.Tensor | None = None) -> StepTerms:
     """Per-sample terms of one step of ``stage`` on ``batch`` (B,T,3,H,W) at rate indices q (B,).
 
     ``s``: the stage settings (``inter_lambda_ratio``, ``temporal_drop``, ``alpha``, ``flow_weight``);
@@ -167,4 +168,4 @@ def train_step(model: NVC, stage: Stage, batch: torch.Tensor, q: torch.Tensor, l
     """
     if stage.name == "intra":
         return intra_step(model, batch[:, 0], q, lambdas[q])
-    return inter_step(model, stage, batch, q, lambdas[q] * s["inter_lambda_ratio"], hints, s)
+    return inter_step(model, stage, batch, q, lambdas[q] * s.inter_lambda_ratio, hints, s)
