@@ -18,7 +18,7 @@ import time
 import traceback
 
 from nvc_core.bitstream import MAX_GOP, MAX_U32
-from nvc_core.defaults import DEFAULT_GOP, DEFAULT_QUALITY
+from nvc_core.defaults import DEFAULT_GOP, DEFAULT_QUALITY, MAX_EFFORT
 from nvc_core.errors import Cancelled, NVCError
 
 EXIT_USAGE = 2
@@ -111,6 +111,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                      help=f"intra period; 1 = every frame intra (default {DEFAULT_GOP})")
     enc.add_argument("--frames", type=_bounded(1, MAX_U32), default=None, help="code at most N frames")
     enc.add_argument("--no-temporal-prior", action="store_true", help="code motion features without the TUM prior")
+    enc.add_argument("--effort", type=_bounded(0, MAX_EFFORT), default=0,
+                     help=f"encoder effort 0..{MAX_EFFORT}: gradient steps refining the latents of every frame "
+                          "for rate + distortion (slower encoding, same decoder); 0 = off (default)")
     enc.add_argument("--recon", metavar="REC", help="write the reconstruction: .y4m or a PNG folder (no suffix)")
     enc.add_argument("--size", type=_size, help="WxH of a raw .yuv input")
     enc.add_argument("--matrix", choices=("bt709", "bt601"), default="bt709",
@@ -213,7 +216,8 @@ def cmd_encode(args) -> int:
         result = encode_video(args.input, args.output, model, quality=args.quality, gop=args.gop,
                               frames=args.frames, temporal_prior=not args.no_temporal_prior,
                               recon_path=args.recon, stats_path=args.stats, size=args.size, matrix=args.matrix,
-                              analysis=Analysis.STATS if args.stats else Analysis.NONE, on_frame=progress)
+                              analysis=Analysis.STATS if args.stats else Analysis.NONE, on_frame=progress,
+                              effort=args.effort)
     finally:
         progress.close()
     s = result.summary()

@@ -8,7 +8,7 @@
 | `mcn-pretrain`      | Step 2                        | MS-MCN                 | eq. (3) at s = 0 with X̂p_t             |
 | `motion-joint`      | Step 3                        | motion, MS-MCN         | λ·255·eq.(3) with X̂p_t + R_motion      |
 | `residual-pretrain` | eq. (8)                       | residual               | λ·255²·MSE(X̂p_t + r̂_t) + R_residual    |
-| `inter-joint`       | III-F, joint refinement       | motion, MS-MCN, res.   | λ·255²·MSE + R_motion + R_residual     |
+| `inter-joint`       | III-F, joint refinement       | motion, MS-MCN, res.   | λ·255²·MSE + R_motion + R_residual + floor |
 | `multiframe`        | III-F, groups of 4 frames     | motion, MS-MCN, res.   | same, summed over the 3 P-frames       |
 
 λ is that of a rate index drawn per sample, so the per-rate gains (variable rate from one set of
@@ -26,6 +26,13 @@ Clips of 3 frames code 2 P-frames so that the TUM (temporal prior, eq. 7) sees a
 prior is dropped per sample with probability ``temporal_drop`` (0.5 by default), so one motion
 entropy model works with and without it.
 
+Warp floor (beyond the paper): where MS-MCN trains jointly with neuro-Res, the loss adds
+λ·255²·max(0, MSE(X̂p_t, X_t) − MSE(warp(X̂_{t-1}, f^0), X_t)) with the warp term held constant: it
+is zero while the MS-MCN prediction is at least as good as plain warping, and keeps the joint
+objective from trading the prediction below it. (Without it, the weights 6a7234bb had MS-MCN and
+neuro-Res agree on a constant colour offset, X̂p_t = warp + corr − d and Dm(0) = d, which cost the
+prediction 1.3-2 dB on bikes and the reconstruction nothing: :meth:`NVC.move_residual_offset`.)
+
 Flow-guided neuro-Motion (beyond the paper): every P-frame comes with the encoder's optical-flow
 estimate of the source frames (``hints`` (B,T-1,2,H,W), pixels, :mod:`nvc_core.flow_estimate`), fed
 to Em. In the motion stages a stage setting ``flow_weight`` > 0 adds ``flow_weight`` · Σ_s |f^s − F_s|
@@ -42,7 +49,7 @@ import torch
 from nvc_core.layers import backward_warp
 from nvc_core.models.nvc import NVC
 from nvc_core.train.config import StageSettings
-from nvc_core.train.losses import bpp, flow_supervision, mse, warping_loss
+from nvc_core.train.losses import bpp, flow_supervision, mse, warp_floor, warping_loss
 
 MOTION_RATE = ("motion.y", "motion.z")
 RESIDUAL_RATE = ("residual.y", "residual.z")
@@ -111,6 +118,8 @@ def pframe(model: NVC, stage: Stage, ref: torch.Tensor, cur: torch.Tensor, q: to
         out = model.forward_inter(ref, cur, q, state, temporal, hint)
         recon, likelihoods, state = out.x_hat, out.likelihoods, out.state
         distortion = mse(recon, cur)
+        if "mcn" in stage.trains:
+            supervision = lam * 255.0 ** 2 * warp_floor(out.prediction, backward_warp(ref, out.flows[0]), cur)
     else:  # motion stages: neuro-Motion (+ MS-MCN) only, no residual coding
         motion = model.forward_motion(ref, cur, q, state, temporal, hint)
         flows, likelihoods, state = motion.flows, motion.likelihoods, motion.state   # MCFs f^0..f^4
