@@ -128,8 +128,8 @@ def test_the_encoders_choice_of_symbols_does_not_change_the_decoder(lively_model
     residual = lively_model.residual
     choose = type(residual).select_symbols
 
-    def coarser(self, x, q):
-        z, y = choose(self, x, q)
+    def coarser(self, x, q, latents=None):
+        z, y = choose(self, x, q, latents)
         return z, torch.where(y.abs() <= 1, torch.zeros_like(y), y)     # drop the ±1 residual symbols
 
     monkeypatch.setattr(type(residual), "select_symbols", coarser)
