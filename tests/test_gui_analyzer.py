@@ -144,6 +144,7 @@ def test_table_plots_and_sub_streams_show_b_and_b_minus_a(qtbot):
     assert list(plots.series("B psnr_rgb")[1]) == [r.psnr_rgb for r in b.records]
     plots.show_encoding(a)
     assert len(plots.series("B bits")[0]) == 0
+    assert plots.delta.vb.viewRange()[1] == [-1.0, 1.0]          # no B − A axis left from compare mode
     streams = StreamTable()
     qtbot.addWidget(streams)
     streams.show_frame(FrameContext(a, 0, True), FrameContext(b, 0, True))
