@@ -3,7 +3,7 @@
 Integers are unsigned LEB128 varints unless said otherwise. CRC-32s catch damage to the header and
 to every chunk; a hash of every reconstructed frame lets the decoder detect drift (a decoder whose
 arithmetic differs). A chunk's payload is the frame's one range-coder session
-(:mod:`nvc_core.entropy.coder`). No numpy or torch here: ``nvc info`` and the CLI's start-up stay light.
+(:mod:`nvc_core.entropy.range_coder`). No numpy or torch here: ``nvc info`` and the CLI's start-up stay light.
 """
 from __future__ import annotations
 

@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from nvc_core.entropy import integer
-from nvc_core.entropy.coder import (NON_FINITE, RangeDecoderSession, RangeEncoderSession, constriction_stream,
-                                   finite_parameters)
+from nvc_core.entropy.range_coder import (NON_FINITE, RangeDecoderSession, RangeEncoderSession, constriction_stream,
+                                         finite_parameters)
 from nvc_core.entropy.gaussian import CODER_PROBABILITY_MIN, LIKELIHOOD_MIN
 from nvc_core.entropy.latent_codec import CodedLatent, Conditions
 from nvc_core.errors import NVCError

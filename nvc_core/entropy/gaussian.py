@@ -17,7 +17,7 @@ from decimal import Decimal
 import numpy as np
 import torch
 
-from nvc_core.entropy.coder import NON_FINITE, constriction_stream
+from nvc_core.entropy.range_coder import NON_FINITE, constriction_stream
 from nvc_core.errors import NVCError
 
 SCALE_MIN = 0.11
