@@ -2,8 +2,10 @@
 
 The encoder runs exactly the decoder's computations on exactly the tensors the decoder will hold:
 every entropy parameter comes from already-coded symbols, the reference frame buffer holds the
-8-bit reconstruction, and both sides call :func:`nvc_core.env.set_torch_env`. The decoder checks a
-hash of every reconstructed frame.
+8-bit reconstruction, and both sides call :func:`nvc_core.env.set_torch_env`. Every entropy parameter
+is computed in integers (:mod:`nvc_core.entropy.integer`), so the symbols decode identically on any
+machine; the pixels are float computations, so the decoder compares a hash of every reconstructed
+frame with the encoder's and reports the frames that differ (drift), or refuses them when strict.
 
 Besides the bitstream and the reconstruction, a coding call computes only what its
 :class:`~nvc_core.analysis.Analysis` request asks for (metrics, estimated bits, bit maps, images,
@@ -25,11 +27,12 @@ import numpy as np
 import torch
 
 from nvc_core.analysis import Analysis, FrameAnalysis
-from nvc_core.bitstream import MAX_GOP, MAX_SIDE, FrameChunk, StreamHeader, frame_hash, open_stream
+from nvc_core.bitstream import (MAX_GOP, MAX_SIDE, FrameChunk, StreamHeader, frame_hash, iter_chunks, open_stream,
+                                 pack_stream)
 from nvc_core.defaults import DEFAULT_GOP, DEFAULT_QUALITY
 from nvc_core.entropy.coder import FrameDecoder, FrameEncoder
 from nvc_core.env import set_torch_env
-from nvc_core.errors import BitstreamError, Cancelled, NVCError, VideoError
+from nvc_core.errors import BitstreamError, Cancelled, DriftError, NVCError, VideoError
 from nvc_core.evaluation.rd import bits_per_pixel
 from nvc_core.flow_estimate import flow_tensor, padded_frame_flow
 from nvc_core.layers.nlam import record_masks
@@ -209,11 +212,12 @@ class VideoEncoder(_Coder):
 
 
 class VideoDecoder(_Coder):
-    def __init__(self, model: NVC, header: StreamHeader, analysis: Analysis = Analysis.FULL):
+    def __init__(self, model: NVC, header: StreamHeader, analysis: Analysis = Analysis.FULL, strict: bool = False):
         if header.weights_id != model.weights_id:
             raise BitstreamError(f"bitstream was made with other weights (id {header.weights_id.hex()}, "
                                  f"loaded {model.weights_id.hex()}); pass the same --weights")
         super().__init__(model, header.width, header.height, header.quality, header.gop, analysis)
+        self.strict = strict
 
     @torch.no_grad()
     def decode_frame(self, chunk: FrameChunk) -> tuple[np.ndarray, FrameAnalysis]:
@@ -243,10 +247,11 @@ class VideoDecoder(_Coder):
         except BitstreamError as exc:  # what corrupt data raises; anything else is a bug and surfaces as is
             raise BitstreamError(f"frame {self.index}: {exc}") from None
         rec = to_uint8(reconstruction, self.height, self.width)
-        if frame_hash(rec) != chunk.recon_hash:
-            raise BitstreamError(f"corrupt bitstream: frame {self.index} does not match the encoder's "
-                                 f"reconstruction (hash mismatch)")
+        matches = frame_hash(rec) == chunk.recon_hash
+        if not matches and self.strict:
+            raise DriftError(f"frame {self.index} differs from the encoder's reconstruction (--strict)")
         record = self._finish(expected, chunk.temporal_prior, coded, rec, chunk.nbytes, attention, images)
+        record.matches_encoder = matches
         return rec, record
 
 
@@ -256,6 +261,22 @@ class CodingResult:
     header: StreamHeader
     records: list[FrameAnalysis]
     file_bytes: int
+
+    @property
+    def drifted_frames(self) -> list[int]:
+        """Frames whose reconstruction differs from the encoder's (decoding only; see ``drift_warning``)."""
+        return [r.index for r in self.records if r.matches_encoder is False]
+
+    def drift_warning(self) -> str | None:
+        """The warning for frames that drifted, or None: the stream is intact (its CRCs hold), but this
+        machine's floating-point arithmetic reconstructs those frames differently from the encoder's."""
+        frames = self.drifted_frames
+        if not frames:
+            return None
+        shown = ", ".join(map(str, frames[:20])) + (", ..." if len(frames) > 20 else "")
+        return (f"{len(frames)} of {len(self.records)} frames differ from the encoder's reconstruction "
+                f"(frames {shown}): this machine's arithmetic differs from the encoder's; the symbols decoded "
+                f"exactly, the pixels may drift slightly (--strict makes this an error)")
 
     def summary(self) -> dict:
         """Size, rate and (when the frames were measured) the sequence metrics: means over frames."""
@@ -329,8 +350,7 @@ def encode_video(input_path: str | os.PathLike, output_path: str | os.PathLike, 
                 records.append(record if analysis.images else record.light())
             if not records:
                 raise VideoError(f"{input_path}: no frames to encode")
-            header.frame_count = len(records)
-            data = header.pack() + b"".join(chunks)
+            data = pack_stream(header, chunks)
             stream.write(data)
             result = CodingResult(header, records, len(data))
             if stats:
@@ -344,9 +364,11 @@ def encode_video(input_path: str | os.PathLike, output_path: str | os.PathLike, 
 
 def decode_video(bitstream_path: str | os.PathLike, model: NVC, output_path: str | os.PathLike | None = None,
                  stats_path: str | os.PathLike | None = None, analysis: Analysis = Analysis.FULL,
-                 on_frame: OnFrame | None = None, should_stop: ShouldStop | None = None) -> CodingResult:
-    """Decode an .nvc file (checking every frame's hash); optionally write the video and STATS.json,
-    all or nothing."""
+                 on_frame: OnFrame | None = None, should_stop: ShouldStop | None = None,
+                 strict: bool = False) -> CodingResult:
+    """Decode an .nvc file; optionally write the video and STATS.json, all or nothing. Every frame's
+    hash is compared with the encoder's: frames that differ are listed in the result
+    (:meth:`CodingResult.drift_warning`), or refused with :class:`DriftError` when ``strict``."""
     check_outputs([bitstream_path], [output_path, stats_path])
     if stats_path is not None:
         analysis = replace(analysis, bits=True)
@@ -355,7 +377,7 @@ def decode_video(bitstream_path: str | os.PathLike, model: NVC, output_path: str
         raise BitstreamError(f"{path}: no such file")
     with open(path, "rb") as f:
         header = open_stream(f)
-        decoder = VideoDecoder(model, header, analysis)
+        decoder = VideoDecoder(model, header, analysis, strict)
         fps = Fraction(header.fps_num, header.fps_den)
         writer = stats = None
         try:
@@ -363,17 +385,15 @@ def decode_video(bitstream_path: str | os.PathLike, model: NVC, output_path: str
                       if output_path else None)
             stats = PendingFile(stats_path) if stats_path else None
             records = []
-            for i in range(header.frame_count):
+            for i, chunk in enumerate(iter_chunks(f, header)):
                 if should_stop is not None and should_stop():
                     raise Cancelled()
-                rgb, record = decoder.decode_frame(FrameChunk.read(f, i))
+                rgb, record = decoder.decode_frame(chunk)
                 if writer:
                     writer.write(rgb)
                 if on_frame:
                     on_frame(record, i + 1, header.frame_count)
                 records.append(record if analysis.images else record.light())
-            if f.read(1):
-                raise BitstreamError("corrupt bitstream: trailing data after the last frame")
             result = CodingResult(header, records, f.tell())
             if stats:
                 stats.write(result.stats_json())

@@ -1,7 +1,11 @@
 """The one place that makes inference deterministic (DCVC's `set_torch_env()` idea).
 
-Encoder and decoder must compute every entropy parameter from identical tensors with identical
-kernels, or the arithmetic decoder desynchronises. Both call :func:`set_torch_env` before coding.
+The entropy parameters are exact integers whatever the kernels (:mod:`nvc_core.entropy.integer`);
+what this fixes is the pixel path, so that a decoder on the same machine reproduces the encoder's
+reconstruction bit for bit with any thread count. oneDNN (mkldnn) convolutions block their
+reductions by thread count (a stream encoded with 1 thread decoded with 2 differed by up to 15
+levels); torch's own convolutions (im2col + GEMM) give the same sums with 1 to 4 threads, at about
+the same speed on this model. Both encoder and decoder call :func:`set_torch_env` before coding.
 """
 from __future__ import annotations
 
@@ -11,13 +15,14 @@ import torch
 
 from nvc_core.errors import NVCError
 
-#: Threads used for coding. Fixed so that a stream decodes with the same kernels it was encoded with.
+#: Threads used for coding (any count reproduces the same reconstruction on one machine).
 CODING_THREADS = int(os.environ.get("NVC_THREADS", "0")) or min(4, os.cpu_count() or 1)
 
 
 def set_torch_env(threads: int | None = None) -> None:
     """Deterministic torch flags and a fixed thread count for coding."""
     torch.set_num_threads(threads or CODING_THREADS)
+    torch.backends.mkldnn.enabled = False
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
     if hasattr(torch.backends, "cuda"):
