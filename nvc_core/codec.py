@@ -126,7 +126,7 @@ class _Coder:
         """MCFs -> MS-MCN prediction; TUM update from the decoded motion features."""
         flows = motion.decoded
         prediction = self.model.mcn(self.reference, flows)
-        self.state = self.model.motion.update_state(motion.y_hat, self.state)
+        self.state = self.model.motion.coding_state(motion.y_hat, self.state)
         return flows, prediction
 
     def _finish(self, frame_type: str, temporal_prior: bool, coded: dict[str, CodedLatents],
@@ -431,8 +431,8 @@ def recost_motion(model: NVC, records: list[FrameAnalysis], quality: int, tempor
             continue
         y = torch.from_numpy(record.latents["motion.y"]).float().unsqueeze(0).to(device)
         z = torch.from_numpy(record.latents["motion.z"]).float().unsqueeze(0).to(device)
-        bits = motion.pa.bits(y, motion.dh(z), motion.temporal_prior(state, temporal_prior))
+        bits = motion.pa.bits(y, motion.hyper_features(z), motion.temporal_prior(state, temporal_prior))
         bit_map = bits[0].cpu().numpy().astype(np.float32)
         costs.append(MotionCost(float(bit_map.sum(dtype=np.float64)), bit_map))
-        state = motion.update_state(y, state)
+        state = motion.coding_state(y, state)
     return costs

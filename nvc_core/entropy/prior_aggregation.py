@@ -7,6 +7,9 @@ For every element of a quantized latent ŷ (B,C,H,W) the PA engine predicts a Ga
   * for motion features only, the temporal prior h_{t-1} of the TUM's ConvLSTM (``temporal_k``
     features per element); zeros when the temporal prior is switched off,
 concatenated and fused by the STHAM, a stack of 1x1x1 convolutions, into (μ, σ).
+Training uses the float network; coding (compress, decompress, bits) uses the same network in
+integer arithmetic (:class:`IntegerPriorAggregation`), whose ``hyper`` and ``temporal`` inputs are
+the integer hyper decoder output and ConvLSTM state, so every machine derives the same (μ, σ).
 
 Parallel decoding (goes beyond the paper): the spatial context is a checkerboard. Anchor positions
 ((h + w) even) are coded first with the context set to zero; then every other position is coded in
@@ -27,7 +30,7 @@ from torch import nn
 from nvc_core.entropy import integer
 from nvc_core.entropy.coder import FrameDecoder, FrameEncoder
 from nvc_core.entropy.gaussian import (SCALE_MIN, bounds_model, coding_bits, gaussian_family, gaussian_likelihood,
-                                       snap_fixed, snap_parameters, symbol_range)
+                                       snap_fixed, symbol_range)
 from nvc_core.errors import BitstreamError
 
 
@@ -112,7 +115,11 @@ class PriorAggregation(nn.Module):
         mean, scale = self.parameters_for(y_hat, hyper, temporal)
         return gaussian_likelihood(y_hat, mean, scale)
 
-    # -- coding (batch of one) ---------------------------------------------------------------
+    # -- coding (batch of one): hyper and temporal are the integer features (nvc_core.entropy.integer) ---
+    def integer(self) -> IntegerPriorAggregation:
+        """This PA engine in integer arithmetic (converted from the current weights, cached)."""
+        return integer.converted(self, IntegerPriorAggregation)
+
     @torch.no_grad()
     def compress(self, y_sym: torch.Tensor, hyper: torch.Tensor, temporal: torch.Tensor | None,
                  coder: FrameEncoder) -> CodingParameters:
@@ -124,7 +131,7 @@ class PriorAggregation(nn.Module):
         known = torch.zeros_like(y_sym)
         coded_mean, coded_scale = torch.zeros_like(y_sym), torch.zeros_like(y_sym)
         for select in (anchors, ~anchors):
-            mean, scale = snap_parameters(*self.parameters_for(known, hyper, temporal))
+            mean, scale = self.integer().parameters_for(known, hyper, temporal)
             coder.encode(y_sym[select].cpu().numpy(), family, mean[select].cpu().numpy(), scale[select].cpu().numpy())
             coded_mean = torch.where(select, mean, coded_mean)
             coded_scale = torch.where(select, scale, coded_scale)
@@ -142,10 +149,10 @@ class PriorAggregation(nn.Module):
         b, _, h, w = hyper.shape
         shape = (b, self.channels, h, w)
         anchors = anchor_mask(h, w, hyper.device).bool().expand(shape)
-        known = hyper.new_zeros(shape)
-        coded_mean, coded_scale = hyper.new_zeros(shape), hyper.new_zeros(shape)
+        known = torch.zeros(shape, device=hyper.device)
+        coded_mean = coded_scale = torch.zeros(shape, dtype=torch.float64, device=hyper.device)
         for select in (anchors, ~anchors):
-            mean, scale = snap_parameters(*self.parameters_for(known, hyper, temporal))
+            mean, scale = self.integer().parameters_for(known, hyper, temporal)
             sym = coder.decode(family, mean[select].cpu().numpy(), scale[select].cpu().numpy())
             known[select] = torch.from_numpy(sym.astype(np.float32)).to(known.device)
             coded_mean = torch.where(select, mean, coded_mean)
@@ -160,7 +167,7 @@ class PriorAggregation(nn.Module):
         the anchors known gives the parameters of both passes.
         """
         anchors = anchor_mask(*y_sym.shape[-2:], y_sym.device)
-        mean, scale = snap_parameters(*self.parameters_for(y_sym * anchors, hyper, temporal))
+        mean, scale = self.integer().parameters_for(y_sym * anchors, hyper, temporal)
         return CodingParameters(mean, scale, *symbol_range(y_sym)).bits(y_sym)
 
 

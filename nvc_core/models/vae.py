@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from nvc_core.entropy import integer
 from nvc_core.entropy.coder import FrameDecoder, FrameEncoder
 from nvc_core.entropy.factorized import Z_RANGE, FactorizedPrior
 from nvc_core.entropy.gaussian import SYMBOL_LIMIT
@@ -144,7 +145,7 @@ class VAECoder(nn.Module):
         y_sym = torch.round(y).clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT)
         z_sym = torch.round(self.eh(y)).clamp(-Z_RANGE, Z_RANGE)
         self.z_prior.compress(z_sym, coder)
-        parameters = self.pa.compress(y_sym, self.dh(z_sym), temporal, coder)
+        parameters = self.pa.compress(y_sym, self.hyper_features(z_sym), temporal, coder)
         return CodedLatents(z_sym, y_sym, parameters, self.synthesis(y_sym, q))
 
     @torch.no_grad()
@@ -152,8 +153,13 @@ class VAECoder(nn.Module):
                    temporal: torch.Tensor | None = None, device: torch.device | str = "cpu") -> CodedLatents:
         h, w = latent_hw
         z_sym = self.z_prior.decompress(coder, (self.z_prior.channels, h // 4, w // 4)).to(device)
-        y_sym, parameters = self.pa.decompress(coder, self.dh(z_sym), temporal)
+        y_sym, parameters = self.pa.decompress(coder, self.hyper_features(z_sym), temporal)
         return CodedLatents(z_sym, y_sym, parameters, self.synthesis(y_sym, q))
+
+    def hyper_features(self, z_sym: torch.Tensor) -> torch.Tensor:
+        """Dh(ẑ) for coding, in integer arithmetic (:mod:`nvc_core.entropy.integer`): (1, k·M, h, w) int64
+        at 2^FRAC, the same on every machine."""
+        return integer.converted(self.dh, integer.integer_network)(integer.to_fixed(z_sym))
 
     def min_bits(self, latent_hw: tuple[int, int]) -> float:
         """Lower bound on the bits of this coder's share of a frame whose latent is ``latent_hw``."""
