@@ -18,7 +18,7 @@ compute; ``stats``: with ``--stats``; ``full``: what the analyzer asks for):
    * ``intra``, ``motion``, ``mcn``, ``residual``: inside a forward call of any submodule of
      ``model.intra`` / ``.motion`` (flow decoder, temporal prior, its entropy-model networks) /
      ``.mcn`` / ``.residual`` (forward hooks);
-   * ``entropy coding``: the range coder (``FrameEncoder.encode / finish``, ``FrameDecoder.decode``),
+   * ``entropy coding``: the range coder (``RangeEncoderSession.encode / finish``, ``RangeDecoderSession.decode``),
      the factorized prior's tables and the snapping of the Gaussian parameters, found by name and
      wrapped in the worker process only;
    * ``metrics``: the PSNR / MS-SSIM the encoder computes when the analysis asks for them;
@@ -55,15 +55,15 @@ from nvc_core.analysis import Analysis
 from nvc_core.bitstream import FrameChunk, StreamHeader
 from nvc_core.codec import VideoDecoder, VideoEncoder
 from nvc_core.entropy import prior_aggregation
-from nvc_core.entropy.coder import FrameDecoder, FrameEncoder
+from nvc_core.entropy.coder import RangeDecoderSession, RangeEncoderSession
 from nvc_core.entropy.factorized import FactorizedPrior
 from nvc_core.weights import load_model
 
 SIZES = ("176x144", "640x272", "1280x720")
 MODULES = ("intra", "motion", "mcn", "residual")
 ANALYSES = {"none": Analysis.NONE, "stats": Analysis.STATS, "full": Analysis.FULL}
-ENTROPY_CODING = ((FrameEncoder, ("encode", "finish")), (FrameDecoder, ("decode",)),
-                  (FactorizedPrior, ("_tables",)), (prior_aggregation, ("snap_fixed",)))
+ENTROPY_CODING = ((RangeEncoderSession, ("encode", "finish")), (RangeDecoderSession, ("decode",)),
+                  (FactorizedPrior, ("table",)), (prior_aggregation, ("snap_fixed",)))
 METRICS = (codec, ("frame_metrics",))
 
 

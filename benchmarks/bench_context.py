@@ -25,8 +25,8 @@ import cv2
 import numpy as np
 import torch
 
-from nvc_core.codec import to_tensor
 from nvc_core.entropy.prior_aggregation import PriorAggregation
+from nvc_core.frame_step import to_tensor
 from nvc_core.weights import load_model
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -25,8 +25,9 @@ import cv2
 import numpy as np
 import torch
 
-from nvc_core.codec import encode_video, to_tensor, to_uint8
+from nvc_core.codec import encode_video
 from nvc_core.evaluation.bd_rate import bd_distortion, bd_rate
+from nvc_core.frame_step import to_tensor, to_uint8
 from nvc_core.metrics import psnr
 from nvc_core.weights import load_model
 

@@ -7,9 +7,36 @@ A plain encode or decode computes only what it writes; the analyzer asks for eve
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import ClassVar
 
 import numpy as np
+
+
+class LatentKey(StrEnum):
+    """A latent of a frame: one VAE engine's ẑ or ŷ. A member is its string ("motion.y"), which is how it
+    appears in STATS.json and equals the plain string as a dictionary key."""
+    INTRA_Z = "intra.z"
+    INTRA_Y = "intra.y"
+    MOTION_Z = "motion.z"
+    MOTION_Y = "motion.y"
+    RESIDUAL_Z = "residual.z"
+    RESIDUAL_Y = "residual.y"
+
+    @classmethod
+    def of(cls, coder: str, part: str) -> "LatentKey":
+        """The key of latent ``part`` ("z" or "y") of the engine named ``coder`` ("intra", "motion", "residual")."""
+        return cls(f"{coder}.{part}")
+
+    @property
+    def coder(self) -> str:
+        """The VAE engine: "intra", "motion" or "residual"."""
+        return self.value.partition(".")[0]
+
+    @property
+    def part(self) -> str:
+        """The latent: "z" (hyper-latent) or "y"."""
+        return self.value.partition(".")[2]
 
 
 @dataclass(frozen=True)
@@ -44,9 +71,9 @@ class FrameAnalysis:
     residual_hat: np.ndarray | None = None            # (H,W,3) float32, decoded residual (P)
     flows: list[np.ndarray] = field(default_factory=list)          # 5 x (h_s,w_s,2), s=0 finest (P)
     attention: dict[str, np.ndarray] = field(default_factory=dict)  # "<coder>.<main|hyper>_<enc|dec>" -> (h,w)
-    bit_maps: dict[str, np.ndarray] = field(default_factory=dict)   # "<coder>.<y|z>" -> (C,h,w) bits
-    latents: dict[str, np.ndarray] = field(default_factory=dict)    # "<coder>.<y|z>" -> (C,h,w) int32
-    bits_by_stream: dict[str, float] = field(default_factory=dict)  # estimated bits of each sub-stream
+    bit_maps: dict[LatentKey, np.ndarray] = field(default_factory=dict)   # (C,h,w) bits per element
+    latents: dict[LatentKey, np.ndarray] = field(default_factory=dict)    # (C,h,w) int32 symbols
+    bits_by_stream: dict[LatentKey, float] = field(default_factory=dict)  # estimated bits of each latent
     bits: int = 0                                     # whole chunk in the file, framing included
     bits_estimated: float = 0.0                       # sum of bits_by_stream
     matches_encoder: bool | None = None               # decoding: hash of the reconstruction equals the encoder's
@@ -58,7 +85,7 @@ class FrameAnalysis:
         """The per-frame entry of STATS.json."""
         return {"index": self.index, "type": self.frame_type, "temporal_prior": self.temporal_prior,
                 "bits": self.bits, "bits_estimated": round(self.bits_estimated, 3),
-                "bits_by_stream": {k: round(v, 3) for k, v in self.bits_by_stream.items()},
+                "bits_by_stream": {str(k): round(v, 3) for k, v in self.bits_by_stream.items()},
                 "psnr_rgb": self.psnr_rgb, "psnr_y": self.psnr_y, "ms_ssim": self.ms_ssim}
 
     def light(self) -> "FrameAnalysis":

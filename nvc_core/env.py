@@ -1,33 +1,47 @@
-"""The one place that makes inference deterministic (DCVC's `set_torch_env()` idea).
+"""The one place that makes inference deterministic (DCVC's `set_torch_env()` idea), as a scoped context.
 
 The entropy parameters are exact integers whatever the kernels (:mod:`nvc_core.entropy.integer`);
 what this fixes is the pixel path, so that a decoder on the same machine reproduces the encoder's
 reconstruction bit for bit with any thread count. oneDNN (mkldnn) convolutions block their
 reductions by thread count (a stream encoded with 1 thread decoded with 2 differed by up to 15
 levels); torch's own convolutions (im2col + GEMM) give the same sums with 1 to 4 threads, at about
-the same speed on this model. Both encoder and decoder call :func:`set_torch_env` before coding.
+the same speed on this model. Every frame step runs inside :func:`coding_env`, which sets
+deterministic kernels and the coding thread count and restores the caller's settings on exit:
+coding changes no process-wide torch setting.
 """
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
 from nvc_core.errors import NVCError
 
-#: Threads used for coding (any count reproduces the same reconstruction on one machine).
+#: Default number of threads a frame step runs with: ``NVC_THREADS`` if set, else up to 4 cores.
+#: It is a parameter of :func:`coding_env`, not a property of the stream (any count reproduces the
+#: same reconstruction on one machine).
 CODING_THREADS = int(os.environ.get("NVC_THREADS", "0")) or min(4, os.cpu_count() or 1)
 
 
-def set_torch_env(threads: int | None = None) -> None:
-    """Deterministic torch flags and a fixed thread count for coding."""
+@contextmanager
+def coding_env(threads: int | None = None) -> Iterator[None]:
+    """Deterministic torch flags and ``threads`` intra-op threads (default :data:`CODING_THREADS`)
+    for the duration of the block; the previous settings are restored afterwards."""
+    cudnn = torch.backends.cudnn
+    saved = (torch.get_num_threads(), torch.backends.mkldnn.enabled, cudnn.deterministic, cudnn.benchmark,
+             cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
     torch.set_num_threads(threads or CODING_THREADS)
     torch.backends.mkldnn.enabled = False
-    torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.benchmark = False
-    if hasattr(torch.backends, "cuda"):
-        torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32 = True, False, False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved[0])
+        (torch.backends.mkldnn.enabled, cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32,
+         torch.backends.cuda.matmul.allow_tf32) = saved[1:]
 
 
 def resolve_device(name: str) -> torch.device:

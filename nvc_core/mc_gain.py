@@ -6,7 +6,7 @@ predictions of it from the previous reconstruction x̂_{t-1},
 * zero motion: x̂_{t-1} itself,
 
 and the gains between them in dB. Every prediction is rounded to 8 bits as the reconstruction is
-(``nvc_core.codec.to_uint8``), and PSNR is :func:`nvc_core.metrics.psnr` (RGB, peak 255).
+(``nvc_core.frame_step.to_uint8``), and PSNR is :func:`nvc_core.metrics.psnr` (RGB, peak 255).
 
 Pure functions of the analysis records (:class:`~nvc_core.analysis.FrameAnalysis`): they need the
 source frame, the prediction and the flows of the P-frame, and the reconstruction of the frame before.

@@ -124,6 +124,11 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(result.mean())
 
 
+def bits_per_pixel(nbytes: int, width: int, height: int, frames: int) -> float:
+    """Rate of a coded video of ``nbytes`` bytes: ``8 * nbytes / (width * height * frames)``."""
+    return 8.0 * nbytes / (width * height * frames)
+
+
 def frame_metrics(original: np.ndarray, decoded: np.ndarray, matrix: str = "bt709") -> dict[str, float]:
     """RGB PSNR, Y PSNR (luma of ``matrix``) and MS-SSIM of one decoded RGB uint8 frame."""
     return {"psnr_rgb": psnr(original, decoded), "psnr_y": psnr_y(original, decoded, matrix),

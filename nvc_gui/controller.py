@@ -12,16 +12,17 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from nvc_gui.encoding import CodingRequest, Encoding, Status
+from nvc_gui.encoding import ClassicalRequest, CodingRequest, Encoding, Status
 from nvc_gui.frame_cache import FrameCache
 from nvc_gui.worker import Coder, CodingOutcome
 
 
 @dataclass
 class Job:
-    """A job to run: code `request` into `encoding`, then call `then` (e.g. an export)."""
+    """A job to run: code `request` into `encoding` (a classical request: beside it), then call
+    `then` (e.g. an export)."""
 
-    request: CodingRequest
+    request: CodingRequest | ClassicalRequest
     encoding: Encoding
     then: Callable[[], None] | None = None
 
@@ -46,6 +47,7 @@ class CodingController(QObject):
         self._started = 0.0
         coder.frame_coded.connect(self._on_frame_coded)
         coder.finished.connect(self._on_finished)
+        coder.classical_finished.connect(self._on_classical_finished)
         coder.failed.connect(self._on_failed)
 
     # -- what is on screen -------------------------------------------------------------------------
@@ -88,6 +90,13 @@ class CodingController(QObject):
         self._queue.insert(0, Job(request, encoding, then))
         self._run_queue()
 
+    def code_classical(self, request: ClassicalRequest) -> None:
+        """Code A's frames with a classical coder (after what is queued); the result goes to
+        `a.classical[request.key]`."""
+        if self.a is not None:
+            self._queue.append(Job(request, self.a))
+            self._run_queue()
+
     def is_busy(self) -> bool:
         return self._running is not None or bool(self._queue)
 
@@ -124,10 +133,12 @@ class CodingController(QObject):
             self.idle.emit()
             return
         job = self._queue.pop(0)
-        self._running = (self.coder.submit(job.request), job)
+        classical = isinstance(job.request, ClassicalRequest)
+        submit = self.coder.submit_classical if classical else self.coder.submit
+        self._running = (submit(job.request), job)
         self._started = time.perf_counter()
         self.busy_changed.emit(True)
-        self.progress.emit("starting…", 0, 0)
+        self.progress.emit(f"coding with {job.request.codec}…" if classical else "starting…", 0, 0)
 
     def _job(self, job: int) -> Job | None:
         """The entry of `job` if it is the running job (results of superseded jobs are dropped)."""
@@ -156,7 +167,7 @@ class CodingController(QObject):
         if not encoding.complete:
             encoding.records, encoding.gains = outcome.records, outcome.gains
             encoding.quality, encoding.fps, encoding.gop = outcome.quality, outcome.fps, outcome.gop
-            encoding.motion_costs = outcome.motion_costs
+            encoding.motion_costs, encoding.matrix = outcome.motion_costs, outcome.matrix
             encoding.status = Status.COMPLETE
             on_screen = {e.request.cache_key for e in (self.a, self.b) if e is not None}
             for dropped in self.cache.put(encoding, pinned=on_screen):
@@ -168,12 +179,26 @@ class CodingController(QObject):
         self._run_queue()
         self.changed.emit(encoding)
 
+    def _on_classical_finished(self, job: int, clip) -> None:
+        entry = self._job(job)
+        if entry is None:
+            return
+        self._running = None
+        entry.encoding.classical[entry.request.key] = clip
+        self.message.emit(f"{clip.describe()} in {time.perf_counter() - self._started:.1f} s")
+        self._run_queue()
+        self.changed.emit(entry.encoding)
+
     def _on_failed(self, job: int, message: str) -> None:
         entry = self._job(job)
         if entry is None:
             return
         self._running = None
         self._queue.clear()
+        if isinstance(entry.request, ClassicalRequest):    # the clip itself is fine
+            self.failed.emit(message, entry.encoding)
+            self._run_queue()
+            return
         entry.encoding.status = Status.FAILED
         self.failed.emit(message, entry.encoding)
         self._run_queue()

@@ -48,6 +48,33 @@ class CodingRequest:
         return (self.source, self.size, self.quality, self.gop, self.frames, self.weights, self.device)
 
 
+@dataclass(frozen=True)
+class ClassicalRequest:
+    """Code the frames nvc coded with a classical coder (`nvc_core.evaluation.classical`): at `crf`,
+    or at the CRF that matches `target_bits` (the size of nvc's bitstream of the clip)."""
+
+    source: Path                  # the video (a bitstream's reference video)
+    size: tuple[int, int] | None
+    frames: int                   # the frames nvc coded
+    gop: int
+    codec: str                    # "x264" or "x265"
+    crf: float | None
+    target_bits: int | None
+    matrix: str = "bt709"
+
+    @property
+    def key(self) -> tuple:
+        """How the clip keeps the result: (codec, CRF) or (codec, "nvc's bits")."""
+        return (self.codec, MATCH_NVC if self.crf is None else self.crf)
+
+    @property
+    def cache_key(self) -> tuple:
+        return ("classical", self.source, self.size, self.frames, self.gop, self.key, self.target_bits)
+
+
+MATCH_NVC = "nvc's bits"
+
+
 class Status(Enum):
     CODING = "coding"            # queued or being coded
     COMPLETE = "complete"
@@ -70,10 +97,17 @@ class Encoding:
     # temporal_prior -> recost_motion's MotionCost (None for I-frames) per frame
     motion_costs: dict[bool, list] = field(default_factory=dict)
     status: Status = Status.CODING
+    matrix: str = "bt709"                  # Y'CbCr matrix of the stream (nvc_core.color)
+    # ClassicalRequest.key -> nvc_core.evaluation.classical.ClassicalClip of the same frames
+    classical: dict[tuple, object] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
         return self.status is Status.COMPLETE
+
+    def coded_prior(self) -> bool:
+        """The temporal-prior setting the clip's P-frames were coded with (the request's if none)."""
+        return next((r.temporal_prior for r in self.records if r.frame_type == "P"), self.request.temporal_prior)
 
     def bitstream_for(self, temporal_prior: bool) -> Path | None:
         """The .nvc file of this clip coded with `temporal_prior` (an opened bitstream is itself),

@@ -5,10 +5,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut, QShowEvent
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QGridLayout, QLabel, QMainWindow, QMessageBox,
-                               QProgressBar, QPushButton, QStackedWidget, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractSpinBox, QComboBox, QDockWidget, QFileDialog, QFormLayout, QGridLayout,
+                               QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QStackedWidget,
+                               QToolBar, QVBoxLayout, QWidget)
 
 from nvc_core.errors import VideoError
 from nvc_core.video_io import open_video
@@ -16,7 +17,7 @@ from nvc_gui import export
 from nvc_gui.controller import CodingController
 from nvc_gui.controls import CodingControls
 from nvc_gui.dialogs import SettingsDialog, SizeDialog
-from nvc_gui.encoding import BITSTREAM_SUFFIX, CodingRequest, Encoding, Status
+from nvc_gui.encoding import BITSTREAM_SUFFIX, ClassicalRequest, CodingRequest, Encoding, Status
 from nvc_gui.frame_cache import FrameCache
 from nvc_gui.plots import PlotsView
 from nvc_gui.settings import Settings
@@ -24,9 +25,11 @@ from nvc_gui.timeline import FrameTable, Timeline
 from nvc_gui.views.attention_view import AttentionView
 from nvc_gui.views.base import FrameContext
 from nvc_gui.views.bitmap_view import BitMapView
+from nvc_gui.views.classical_view import ClassicalView
 from nvc_gui.views.compare_view import CompareView
 from nvc_gui.views.flow_view import FlowView
-from nvc_gui.views.frame_views import NO_ORIGINAL, ErrorView, RecordImageView, ResidualView
+from nvc_gui.views.bitstream_view import BitstreamView
+from nvc_gui.views.frame_views import NO_ORIGINAL, PLANES, ErrorView, RecordImageView, ResidualView
 from nvc_gui.views.image_view import ImageView, ViewLink
 from nvc_gui.views.latent_grid import LatentGridControls
 from nvc_gui.views.pixel_view import PixelView
@@ -39,7 +42,18 @@ TITLE = "NVC analyzer"
 VIDEO_FILTER = ("Videos and bitstreams (*.y4m *.yuv *.mp4 *.avi *.mkv *.nvc);;"
                 "NVC bitstreams (*.nvc);;All files (*)")
 SOURCE_FILTER = "Videos (*.y4m *.yuv *.mp4 *.avi *.mkv);;All files (*)"
-WELCOME_PAGE, FRAMES_PAGE, COMPARE_PAGE = range(3)
+WELCOME_PAGE, FRAMES_PAGE, COMPARE_PAGE, CLASSICAL_PAGE = range(4)
+
+
+class _FrameStepKeys(QObject):
+    """Left and Right step frames even while a spin box has the focus (it would take them as cursor
+    keys): their shortcut-override event is kept from the spin box, so the window's shortcut fires."""
+
+    KEYS = (Qt.Key.Key_Left, Qt.Key.Key_Right)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        return (event.type() == QEvent.Type.ShortcutOverride and event.key() in self.KEYS
+                and event.modifiers() == Qt.KeyboardModifier.NoModifier)
 
 
 class MainWindow(QMainWindow):
@@ -57,11 +71,12 @@ class MainWindow(QMainWindow):
         self.controller = CodingController(self.coder, self.cache, self)
         self._source: tuple[Path, tuple[int, int] | None, Path | None] | None = None
         self._opening: Path | None = None     # goes to Recent files once its first frame is coded
-        self._index = 0
+        self._index = 0                       # the frame on screen
+        self._wanted = 0                      # the frame the user chose (kept while a clip is re-coded)
         self._follow = True                   # show each new frame while coding
         self._cursor: tuple[float, float] | None = None
-        self._maximised: QByteArray | None = None   # the layout to restore after a maximised view
-        self._num_rates = settings.quality + 1
+        # while a view is maximised: (dock layout, the view, its layout, its place there, central page)
+        self._maximised: tuple | None = None
         self.setWindowTitle(TITLE)
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
@@ -87,6 +102,12 @@ class MainWindow(QMainWindow):
         self.table = FrameTable()
         self.table.frame_selected.connect(self.set_frame)
         self.streams = StreamTable()
+        self.structure = BitstreamView()
+        self.structure.frame_selected.connect(self.set_frame)
+        self.plane = QComboBox()
+        self.plane.addItems(PLANES)
+        self.plane.setToolTip("Original, reconstruction and prediction in colour or as one Y'CbCr plane")
+        self.plane.currentTextChanged.connect(self._on_plane)
         self.pixel = PixelView()
         self.timeline = Timeline()
         self.timeline.frame_selected.connect(self.set_frame)
@@ -102,6 +123,10 @@ class MainWindow(QMainWindow):
         self.bitmap = BitMapView()
         self.compare = CompareView()
         self.compare.b_changed.connect(self._on_b_changed)
+        self.compare.set_num_rates(self.settings.quality + 1)
+        self.classical = ClassicalView()
+        self.classical.code_requested.connect(self.code_classical)
+        self.classical.choice_changed.connect(self._refresh)
         self.plots = PlotsView()
         self.plots.frame_clicked.connect(self.set_frame)
         self.frame_views = [self.original, self.reconstruction, self.prediction]   # under the latent grid
@@ -123,15 +148,18 @@ class MainWindow(QMainWindow):
         self.welcome = WelcomePage(self.settings.sample_clip(), self.settings.recent_files)
         self.welcome.open_requested.connect(self._open_dialog)
         self.welcome.path_chosen.connect(self.open_path)
+        self._maximised_page = QWidget()
+        self._maximised_layout = QVBoxLayout(self._maximised_page)
+        self._maximised_layout.setContentsMargins(0, 0, 0, 0)
         self.central = QStackedWidget()
-        for page in (self.welcome, frames, self.compare):
+        for page in (self.welcome, frames, self.compare, self.classical, self._maximised_page):
             self.central.addWidget(page)
         self.setCentralWidget(self.central)
 
     def image_views(self) -> list[ImageView]:
         """Every image view of the window (all zoom and pan together)."""
         views = []
-        for panel in self.panels + [self.compare]:
+        for panel in self.panels + [self.compare, self.classical]:
             views += panel.image_views()
         return views
 
@@ -149,12 +177,16 @@ class MainWindow(QMainWindow):
         coding_layout = QVBoxLayout(coding)
         coding_layout.setContentsMargins(4, 4, 4, 4)
         coding_layout.addWidget(self.controls)
+        planes = QFormLayout()
+        planes.addRow("frame views show", self.plane)
+        coding_layout.addLayout(planes)
         coding_layout.addWidget(self.grid_controls)
         docks = self._docks = {
             "Coding": self._dock("Coding", coding, left),
             "Pixel": self._dock("Pixel", self.pixel, left),
             "Frames": self._dock("Frames", self.table, left),
             "Sub-streams": self._dock("Sub-streams", self.streams, left),
+            "Bitstream": self._dock("Bitstream", self.structure, left),
             "Flows": self._dock("Flows", self.flows, right),
             "Bit map": self._dock("Bit map", self.bitmap, right),
             "Attention": self._dock("Attention", self.attention, right),
@@ -164,6 +196,7 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(docks["Coding"], docks["Pixel"], Qt.Orientation.Vertical)
         self.splitDockWidget(docks["Pixel"], docks["Frames"], Qt.Orientation.Vertical)
         self.tabifyDockWidget(docks["Frames"], docks["Sub-streams"])
+        self.tabifyDockWidget(docks["Sub-streams"], docks["Bitstream"])
         docks["Frames"].raise_()
         self.splitDockWidget(docks["Flows"], docks["Bit map"], Qt.Orientation.Horizontal)
         self.splitDockWidget(docks["Flows"], docks["Residual"], Qt.Orientation.Vertical)
@@ -230,7 +263,12 @@ class MainWindow(QMainWindow):
         self._action(menu, "C&ancel", self.cancel, QKeySequence("Esc"))
         self.compare_action = menu.addAction("Co&mpare Mode")
         self.compare_action.setCheckable(True)
+        self.compare_action.setShortcut(QKeySequence("Ctrl+D"))
         self.compare_action.toggled.connect(self._on_compare_toggled)
+        self.classical_action = menu.addAction("nvc &Beside x264/x265")
+        self.classical_action.setCheckable(True)
+        self.classical_action.setShortcut(QKeySequence("Ctrl+B"))
+        self.classical_action.toggled.connect(self._on_classical_toggled)
 
     def _action(self, menu, text: str, slot: Callable, shortcut=None) -> QAction:
         action = menu.addAction(text)
@@ -245,6 +283,11 @@ class MainWindow(QMainWindow):
                           (Qt.Key.Key_End, lambda: self.set_frame(self.frame_count() - 1)),
                           (Qt.Key.Key_Space, self.timeline.play.toggle)):
             QShortcut(QKeySequence(key), self, activated=slot)
+        for key, slot in (("Ctrl+Left", lambda: self.step_to_intra(-1)), ("Ctrl+Right", lambda: self.step_to_intra(1))):
+            QShortcut(QKeySequence(key), self, activated=slot)
+        self._step_keys = _FrameStepKeys(self)
+        for spin in self.findChildren(QAbstractSpinBox):
+            spin.installEventFilter(self._step_keys)
 
     def _connect(self) -> None:
         self.coder.model_ready.connect(self._on_model_ready)
@@ -286,9 +329,10 @@ class MainWindow(QMainWindow):
         self._source = (path, size, reference)
         self._opening = path
         self.setWindowTitle(f"{path.name} — {TITLE}")
-        self.central.setCurrentIndex(COMPARE_PAGE if self.comparing() else FRAMES_PAGE)
+        self.central.setCurrentIndex(self._page())
         self.compare.quality_b.setEnabled(path.suffix != BITSTREAM_SUFFIX)
-        self._index, self._follow = 0, True
+        self._index = self._wanted = 0
+        self._follow = True
         self.code()
 
     def code(self) -> None:
@@ -326,8 +370,8 @@ class MainWindow(QMainWindow):
         return replace(a, quality=self.compare.quality_b.value(), temporal_prior=self.compare.prior_b.isChecked())
 
     def _on_model_ready(self, num_rates: int) -> None:
-        self._num_rates = num_rates
         self.controls.set_num_rates(num_rates)
+        self.compare.set_num_rates(num_rates)
 
     def _on_progress(self, text: str, done: int, total: int) -> None:
         self.progress.setRange(0, total)
@@ -343,10 +387,10 @@ class MainWindow(QMainWindow):
             if self._opening is not None and encoding.records:
                 self._remember(self._opening)
             if self._follow and encoding.status is Status.CODING:
-                self._index = len(encoding.records) - 1
+                self._wanted = len(encoding.records) - 1
             self._refresh()
         elif encoding is self.controller.b:
-            self._show_frame()
+            self._refresh()
 
     def _remember(self, path: Path) -> None:
         """A clip that opened: first in Recent files (absolute path)."""
@@ -362,7 +406,7 @@ class MainWindow(QMainWindow):
             self.controller.close()
             self.setWindowTitle(TITLE)
             self.central.setCurrentIndex(WELCOME_PAGE)
-            self._refresh()
+        self._refresh()                 # FAILED at once, with the frames decoded before the failure
         self.report_error(message)
 
     def report_error(self, message: str) -> None:
@@ -387,43 +431,73 @@ class MainWindow(QMainWindow):
         """Show frame `index` (clamped to the coded frames)."""
         if not self.frame_count():
             return
-        self._index = max(0, min(index, self.frame_count() - 1))
+        self._index = self._wanted = max(0, min(index, self.frame_count() - 1))
         self._follow = self._index == self.frame_count() - 1 and self.controller.a.status is Status.CODING
         self._show_frame()
 
     def step(self, delta: int) -> None:
         self.set_frame(self._index + delta)
 
-    def _play_step(self) -> None:
-        if self._index < self.frame_count() - 1:
-            self.step(1)
-        elif self.timeline.loop.isChecked():
-            self.set_frame(0)
+    def step_to_intra(self, direction: int) -> None:
+        """Go to the next (1) or previous (-1) I-frame."""
+        if not self.frame_count():
+            return
+        records = self.controller.a.records
+        indices = range(self._index + 1, len(records)) if direction > 0 else range(self._index - 1, -1, -1)
+        target = next((i for i in indices if records[i].frame_type == "I"), None)
+        if target is not None:
+            self.set_frame(target)
+
+    def _play_step(self, frames: int) -> None:
+        """Advance `frames` frames (more than one when drawing lags behind the clip's frame rate)."""
+        last = self.frame_count() - 1
+        if self._index + frames <= last:
+            self.step(frames)
+        elif self.timeline.loop.isChecked() and last >= 0:
+            self.set_frame((self._index + frames) % (last + 1))
         else:
+            self.set_frame(last)
             self.timeline.play.setChecked(False)
 
     def _on_prior_toggled(self, _enabled: bool) -> None:
         """The temporal prior of new codings and of the motion bit map shown (estimates both ways)."""
         self.settings.temporal_prior = self.controls.temporal_prior.isChecked()
-        self._show_frame()
+        self._refresh()
+
+    def _b_shown(self) -> Encoding | None:
+        """B, when compare mode is on."""
+        return self.controller.b if self.comparing() else None
 
     def _refresh(self) -> None:
         """Redraw the per-clip widgets (frame list, plots) and the current frame; with no coded frame
-        (a clip just opened) every view is empty."""
+        (a clip just opened, or one that failed) every view is reset."""
         encoding = self.controller.a
-        self.table.show_encoding(encoding)
-        self.plots.show_encoding(encoding)
+        self.table.show_encoding(encoding, self._b_shown(), self.controls.temporal_prior.isChecked())
+        self.plots.show_encoding(encoding, self._b_shown(), self.classical_clip())
         if encoding is None or not encoding.records:
-            for panel in self.panels + [self.compare, self.pixel]:
-                panel.clear()
-            self.streams.clear_rows()
-            self.timeline.set_frames(0, 25.0)
+            self._reset_views()
             name = "" if self._source is None else self._source[0].name
             self.timeline.set_current(0, f"{encoding.status.value} {name}…" if encoding else "no video")
             return
-        self._index = min(self._index, len(encoding.records) - 1)
+        self._index = min(self._wanted, len(encoding.records) - 1)
         self.timeline.set_frames(len(encoding.records), float(encoding.fps))
+        self.structure.show_file(encoding.bitstream_for(encoding.coded_prior()) if encoding.complete
+                                 or encoding.request.is_bitstream else None)
         self._show_frame()
+
+    def _on_plane(self, plane: str) -> None:
+        for view in self.frame_views:
+            view.plane = plane
+        self._show_frame()
+
+    def _reset_views(self) -> None:
+        """The one place that empties every view: titles, images, read-outs, axes, histograms, tables."""
+        for panel in self.panels + [self.compare, self.classical, self.pixel, self.streams, self.structure]:
+            panel.reset()
+        self.table.show_encoding(None)
+        self.plots.show_encoding(None)
+        self.timeline.set_frames(0, 25.0)
+        self.zoom_label.setText("")
 
     def _show_frame(self) -> None:
         context = self.current_context()
@@ -432,10 +506,13 @@ class MainWindow(QMainWindow):
         for panel in self.panels:
             panel.show_frame(context)
         self.grid_controls.apply(context, self.frame_views)
-        self.streams.show_frame(context)
-        b = self.controller.b
-        if self.comparing() and b is not None:
-            self.compare.show_pair(context, FrameContext(b, self._index, self.compare.prior_b.isChecked()))
+        b = self._b_shown()
+        b_context = None if b is None else FrameContext(b, self._index, self.compare.prior_b.isChecked())
+        self.streams.show_frame(context, b_context)
+        if b_context is not None:
+            self.compare.show_pair(context, b_context)
+        if self.classical_action.isChecked():
+            self.classical.show_frame(context, self.classical_clip())
         if self._cursor is not None:
             self.pixel.show_pixel(context, *self._cursor)
         self.table.set_current(self._index)
@@ -456,7 +533,9 @@ class MainWindow(QMainWindow):
             text += f"  PSNR {record.psnr_rgb:.2f} dB"
         on, off = encoding.motion_estimate(index, True), encoding.motion_estimate(index, False)
         if on is not None and off is not None:
-            text += f"  motion ŷ estimate: {on:.3g} bits with temporal prior, {off:.3g} without"
+            shown = "on" if context.temporal_prior else "off"
+            text += (f"  motion ŷ estimates: {on:.1f} bits with temporal prior, {off:.1f} without "
+                     f"(saves {off - on:+.1f} bits; shown: {shown})")
         return text
 
     def _on_hovered(self, x: float, y: float) -> None:
@@ -465,29 +544,36 @@ class MainWindow(QMainWindow):
 
     def _on_range_changed(self, view: ImageView) -> None:
         if view is self.active_view:
-            self.zoom_label.setText(f"zoom {100 * self.view_link.zoom(view):.0f} %")
+            shown = self.frame_count() and view.has_frame()
+            self.zoom_label.setText(f"zoom {100 * self.view_link.zoom(view):.0f} %" if shown else "")
 
     # -- view layout -------------------------------------------------------------------------------
     def toggle_maximised(self, view: ImageView) -> None:
-        """Give `view` the whole window (all other views and docks hidden), or restore the layout."""
+        """Give `view` the whole window (every dock hidden, the view moved to a page of its own, so
+        that no layout of its panel keeps room for the others), or put it back."""
         if self._maximised is not None:
-            self.central.show()
-            for other in self.image_views():
-                other.show()
-            self.restoreState(self._maximised)
+            state, shown, layout, place, page = self._maximised
             self._maximised = None
+            if isinstance(layout, QGridLayout):
+                layout.addWidget(shown, *place)
+            else:
+                layout.insertWidget(*place)
+            self.central.setCurrentIndex(page)
+            self.central.show()
+            self.restoreState(state)
             return
-        self._maximised = self.saveState()
+        layout = view.parentWidget().layout()
+        index = layout.indexOf(view)
+        place = (layout.getItemPosition(index) if isinstance(layout, QGridLayout)
+                 else (index, view, layout.stretch(index)))
+        self._maximised = (self.saveState(), view, layout, place, self.central.currentIndex())
         self.active_view = view
-        dock = next((d for d in self._docks.values() if d.isAncestorOf(view)), None)
-        for other_dock in self._docks.values():
-            if other_dock is not dock:
-                other_dock.hide()
-        if dock is not None:
-            self.central.hide()
-        for other in self.image_views():
-            if other is not view and not other.isAncestorOf(view):
-                other.hide()
+        for dock in self._docks.values():
+            dock.hide()
+        self._maximised_layout.addWidget(view)
+        view.show()
+        self.central.setCurrentWidget(self._maximised_page)
+        self.central.show()
 
     def is_maximised(self) -> bool:
         return self._maximised is not None
@@ -496,25 +582,72 @@ class MainWindow(QMainWindow):
     def comparing(self) -> bool:
         return self.compare_action.isChecked()
 
+    def _page(self) -> int:
+        """The centre of the window for the open clip: frames, compare mode, or nvc beside x264."""
+        if self.comparing():
+            return COMPARE_PAGE
+        return CLASSICAL_PAGE if self.classical_action.isChecked() else FRAMES_PAGE
+
+    # -- nvc beside a classical coder --------------------------------------------------------------
+    def _on_classical_toggled(self, on: bool) -> None:
+        """The side by side takes the centre; entering it codes the chosen classical clip if it was
+        not coded yet (in the background, after the clip itself)."""
+        if on:
+            self.compare_action.setChecked(False)
+        if self._source is not None:
+            self.central.setCurrentIndex(self._page())
+        a = self.controller.a
+        if on and a is not None and a.complete and self.classical.key() not in a.classical:
+            self.code_classical()
+        self._refresh()
+
+    def classical_clip(self):
+        """The classical coding shown beside nvc (None: not coded, or the mode is off)."""
+        a = self.controller.a
+        if a is None or not self.classical_action.isChecked():
+            return None
+        return a.classical.get(self.classical.key())
+
+    def code_classical(self) -> None:
+        """Code the clip's frames with the classical coder chosen (nvc_core.evaluation.classical, on
+        the worker thread): at a CRF, or at the size of nvc's bitstream of the clip."""
+        a = self.controller.a
+        if a is None or not a.complete:
+            self.report_error("x264/x265 code the frames nvc coded: wait until the clip is coded")
+            return
+        source = a.request.reference if a.request.is_bitstream else a.request.source
+        if source is None:
+            self.report_error("this bitstream was opened without its source video: open it with "
+                              "File > Open Bitstream with Source Video to code it with x264/x265")
+            return
+        crf = self.classical.crf_value()
+        target = None if crf is not None else 8 * a.bitstream_for(a.coded_prior()).stat().st_size
+        self.controller.code_classical(ClassicalRequest(source, a.request.size, len(a.records), a.gop,
+                                                        self.classical.coder.currentText(), crf, target,
+                                                        a.matrix))
+
     def _on_compare_toggled(self, on: bool) -> None:
         """Compare mode takes the centre of the window; it starts with the temporal prior switched
         (no re-coding needed). Leaving it stops coding B."""
+        if on:
+            self.classical_action.setChecked(False)
         if self._source is not None:
-            self.central.setCurrentIndex(COMPARE_PAGE if on else FRAMES_PAGE)
+            self.central.setCurrentIndex(self._page())
         if self.controller.a is None:
             return
         if on:
-            self.compare.set_b(self.controller.a.request.quality, not self.controls.temporal_prior.isChecked(),
-                               self._num_rates)
+            if not self.compare.b_set:     # B starts as A with the temporal prior switched; then the user's
+                self.compare.set_b(self.controller.a.request.quality, not self.controls.temporal_prior.isChecked())
             self._on_b_changed()
         else:
             self.controller.set_b(None)
+            self._refresh()
 
     def _on_b_changed(self) -> None:
         if self.controller.a is None:
             return
         self.controller.set_b(self._b_request(self.controller.a.request))
-        self._show_frame()
+        self._refresh()
 
     # -- exports -----------------------------------------------------------------------------------
     def _save_path(self, title: str, name: str, pattern: str) -> Path | None:
@@ -675,7 +808,7 @@ class MainWindow(QMainWindow):
         self.controls.store(self.settings)
         self.settings.save(self._store)
         self._store.setValue("window/geometry", self.saveGeometry())
-        self._store.setValue("window/state", self._maximised or self.saveState())
+        self._store.setValue("window/state", self._maximised[0] if self._maximised else self.saveState())
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():

@@ -1,13 +1,15 @@
 """Per-frame plots: bits stacked by sub-stream, PSNR, MS-SSIM, the estimated motion bits with the
 temporal prior on and off, and the PSNR of the three predictions of each P-frame (MS-MCN, warping
 with f^0, zero motion; `nvc_core.mc_gain`). The current frame is marked; clicking a plot selects a
-frame. Bits are plain bits (no SI prefixes).
+frame. Bits are plain bits (no SI prefixes). In compare mode B's series (bits in the file, PSNR,
+MS-SSIM) are drawn dashed next to A's, and a sixth plot shows B − A (PSNR in dB on the left axis,
+bits on the right); a classical coder beside nvc (x264/x265) adds its per-frame bits and PSNR.
 
 The plot items are made once and only get new data (cheap enough to redraw after every coded frame)."""
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Signal
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from nvc_gui.encoding import STREAM_GROUPS, Encoding
@@ -19,6 +21,9 @@ MC_COLOURS = {"MS-MCN": "#d62728", "warp f^0": "#ff7f0e", "zero motion": "#7f7f7
 MC_FIELDS = {"MS-MCN": "psnr_prediction", "warp f^0": "psnr_warp", "zero motion": "psnr_zero"}
 PSNR_COLOURS = {"RGB": "#d62728", "Y": "#17becf"}
 SSIM_COLOUR = "#2ca02c"
+B_COLOUR = "#e377c2"          # B's series (dashed)
+CLASSICAL_COLOUR = "#bcbd22"  # the classical coder's series
+DELTA_COLOURS = {"ΔPSNR dB (left)": "#d62728", "Δbits (right)": "#1f77b4"}
 BAR_WIDTH = 0.8
 
 
@@ -33,13 +38,24 @@ class PlotsView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._graphics)
+        extra = {"B (file)": B_COLOUR, "classical": CLASSICAL_COLOUR}
         self.bits = self._add_plot(0, 0, "Bits per frame (estimates; other = file − estimates)", "bits",
-                                   GROUP_COLOURS)
+                                   {**GROUP_COLOURS, **extra})
         self.prior = self._add_plot(0, 1, "Motion ŷ bits, estimates", "bits", PRIOR_COLOURS)
-        self.psnr = self._add_plot(1, 0, "PSNR", "dB", PSNR_COLOURS)
-        self.ssim = self._add_plot(1, 1, "MS-SSIM", "", {"MS-SSIM": SSIM_COLOUR})
-        self.mc = self._add_plot(0, 2, "Prediction PSNR", "dB", MC_COLOURS, rowspan=2)
-        self._plots = (self.bits, self.prior, self.psnr, self.ssim, self.mc)
+        self.psnr = self._add_plot(1, 0, "PSNR", "dB", {**PSNR_COLOURS, "B": B_COLOUR,
+                                                         "classical": CLASSICAL_COLOUR})
+        self.ssim = self._add_plot(1, 1, "MS-SSIM", "", {"MS-SSIM": SSIM_COLOUR, "B": B_COLOUR})
+        self.mc = self._add_plot(0, 2, "Prediction PSNR", "dB", MC_COLOURS)
+        self.delta = self._add_plot(1, 2, "B − A (compare mode)", "dB", DELTA_COLOURS)
+        self._delta_bits = pg.ViewBox()          # Δbits on the right axis
+        self.delta.showAxis("right")
+        self.delta.getAxis("right").setLabel("bits")
+        self.delta.getAxis("right").enableAutoSIPrefix(False)
+        self.delta.scene().addItem(self._delta_bits)
+        self.delta.getAxis("right").linkToView(self._delta_bits)
+        self._delta_bits.setXLink(self.delta)
+        self.delta.vb.sigResized.connect(lambda _vb: self._delta_bits.setGeometry(self.delta.vb.sceneBoundingRect()))
+        self._plots = (self.bits, self.prior, self.psnr, self.ssim, self.mc, self.delta)
         self._markers = []
         for plot in self._plots:
             marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("r", width=1))
@@ -60,6 +76,16 @@ class PlotsView(QWidget):
             False: self._curve(self.prior, PRIOR_COLOURS["off"]),
         }
         self._curves.update({name: self._curve(self.mc, colour) for name, colour in MC_COLOURS.items()})
+        self._curves.update({
+            "B bits": self._curve(self.bits, B_COLOUR, dashed=True),
+            "B psnr_rgb": self._curve(self.psnr, B_COLOUR, dashed=True),
+            "B ms_ssim": self._curve(self.ssim, B_COLOUR, dashed=True),
+            "classical bits": self._curve(self.bits, CLASSICAL_COLOUR),
+            "classical psnr_rgb": self._curve(self.psnr, CLASSICAL_COLOUR),
+            "Δpsnr": self._curve(self.delta, DELTA_COLOURS["ΔPSNR dB (left)"]),
+        })
+        self._curves["Δbits"] = self._curve(None, DELTA_COLOURS["Δbits (right)"])
+        self._delta_bits.addItem(self._curves["Δbits"])
         self._frames = 0
         self._graphics.scene().sigMouseClicked.connect(self._on_click)
 
@@ -76,12 +102,17 @@ class PlotsView(QWidget):
         return plot
 
     @staticmethod
-    def _curve(plot: pg.PlotItem, colour: str) -> pg.PlotDataItem:
-        return plot.plot([], [], pen=pg.mkPen(colour, width=1.5), symbol="o", symbolSize=5,
-                         symbolBrush=colour, symbolPen=None)
+    def _curve(plot: pg.PlotItem | None, colour: str, dashed: bool = False) -> pg.PlotDataItem:
+        pen = pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+        curve = pg.PlotDataItem([], [], pen=pen, symbol="o", symbolSize=5, symbolBrush=colour, symbolPen=None)
+        if plot is not None:
+            plot.addItem(curve)
+        return curve
 
-    def show_encoding(self, encoding: Encoding | None) -> None:
-        """Show the records of `encoding` (None: nothing)."""
+    def show_encoding(self, encoding: Encoding | None, b: Encoding | None = None,
+                      classical=None) -> None:
+        """Show the records of `encoding` (None: nothing), B's series and B − A when `b` is given,
+        and the per-frame numbers of a classical coder (`nvc_core.evaluation.classical`)."""
         records = [] if encoding is None else encoding.records
         self._frames = len(records)
         frames = np.arange(len(records))
@@ -99,9 +130,29 @@ class PlotsView(QWidget):
         for name, field in MC_FIELDS.items():
             _set_known(self._curves[name], frames[:len(gains)],
                        [None if g is None else getattr(g, field) for g in gains])
+        self._show_b(records, [] if b is None else b.records)
+        frames_c = [] if classical is None else classical.frames
+        _set_known(self._curves["classical bits"], np.arange(len(frames_c)), [f.bits for f in frames_c])
+        _set_known(self._curves["classical psnr_rgb"], np.arange(len(frames_c)), [f.psnr_rgb for f in frames_c])
         self.bits.setXRange(-0.5, max(len(records), 1) - 0.5, padding=0.02)
         for plot in self._plots:
             plot.enableAutoRange(axis="y")
+        self._delta_bits.enableAutoRange(axis="y")
+
+    def _show_b(self, records: list, b_records: list) -> None:
+        """B's series and B − A over the frames both have."""
+        both = np.arange(min(len(records), len(b_records)))
+        _set_known(self._curves["B bits"], both, [b_records[i].bits for i in both])
+        for field in ("psnr_rgb", "ms_ssim"):
+            _set_known(self._curves[f"B {field}"], both, [getattr(b_records[i], field) for i in both])
+        _set_known(self._curves["Δbits"], both, [b_records[i].bits - records[i].bits for i in both])
+        _set_known(self._curves["Δpsnr"], both, [_difference(b_records[i].psnr_rgb, records[i].psnr_rgb)
+                                                  for i in both])
+
+    def series(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(frames, values) of a curve ("B bits", "Δpsnr", "classical bits", ...)."""
+        x, y = self._curves[name].getData()
+        return (np.array([]), np.array([])) if x is None else (x, y)
 
     def set_current(self, index: int) -> None:
         for marker in self._markers:
@@ -114,6 +165,10 @@ class PlotsView(QWidget):
                 x = plot.vb.mapSceneToView(position).x()
                 self.frame_clicked.emit(int(np.clip(round(x), 0, self._frames - 1)))
                 return
+
+
+def _difference(b: float | None, a: float | None) -> float | None:
+    return None if a is None or b is None else b - a
 
 
 def _set_known(curve: pg.PlotDataItem, frames: np.ndarray, values: list) -> None:

@@ -19,7 +19,7 @@ from typing import Callable
 from PySide6.QtCore import QObject, Signal
 
 from nvc_core.errors import Cancelled, NVCError, VideoError
-from nvc_gui.encoding import BITSTREAM_SUFFIX, CodingRequest
+from nvc_gui.encoding import BITSTREAM_SUFFIX, ClassicalRequest, CodingRequest
 
 
 @dataclass
@@ -34,6 +34,7 @@ class CodingOutcome:
     motion_costs: dict[bool, list]        # temporal_prior -> recost_motion(...) of the records
     records: list
     gains: list = field(default_factory=list)   # nvc_core.mc_gain.frame_gain per record
+    matrix: str = "bt709"                       # the stream's Y'CbCr matrix (of its header)
 
 
 LOAD_JOB = 0           # job id of model loads (never superseded, never a running coding job)
@@ -72,6 +73,7 @@ class Coder(QObject):
     notice = Signal(str)                                  # a warning from load_model (e.g. random weights)
     frame_coded = Signal(int, object, object, int, int)   # job id, FrameAnalysis, gain, done, total (0: unknown)
     finished = Signal(int, object)                        # job id, CodingOutcome
+    classical_finished = Signal(int, object)              # job id, nvc_core's ClassicalClip
     failed = Signal(int, str)                             # job id, one-line message
 
     def __init__(self, parent: QObject | None = None, model_loader: ModelLoader = load_model):
@@ -100,6 +102,14 @@ class Coder(QObject):
         self._current += 1
         job = self._current
         run = lambda: self._emit(self.finished, job, self._code(job, request))
+        self._put(lambda: self._guarded(job, run))
+        return job
+
+    def submit_classical(self, request: ClassicalRequest) -> int:
+        """Code `request` with a classical coder in the background (as `submit`)."""
+        self._current += 1
+        job = self._current
+        run = lambda: self._emit(self.classical_finished, job, self._code_classical(job, request))
         self._put(lambda: self._guarded(job, run))
         return job
 
@@ -209,8 +219,20 @@ class Coder(QObject):
                            request.temporal_prior)
         return CodingOutcome(quality=header.quality, gop=header.gop,
                              fps=Fraction(header.fps_num, header.fps_den), bitstream=bitstream,
-                             temporal_prior=coded_prior, motion_costs=costs, records=result.records,
+                             temporal_prior=coded_prior, matrix=header.matrix, motion_costs=costs,
+                             records=result.records,
                              gains=gains)
+
+
+    def _code_classical(self, job: int, request: ClassicalRequest):
+        """The source frames nvc coded, coded by x264/x265 and measured (nvc_core.evaluation)."""
+        from nvc_core.evaluation.classical import code_classical
+        from nvc_core.video_io import open_video
+        with open_video(request.source, size=request.size, matrix=request.matrix) as reader:
+            frames, fps = reader.read(request.frames), reader.fps
+        return code_classical(frames, fps, request.codec, request.gop, crf=request.crf,
+                              target_bits=request.target_bits, matrix=request.matrix,
+                              should_stop=lambda: not self.is_current(job))
 
 
 class _SourceFrames:

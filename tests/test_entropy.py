@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from nvc_core.entropy.coder import FrameDecoder, FrameEncoder
+from nvc_core.entropy.coder import RangeDecoderSession, RangeEncoderSession
 from nvc_core.entropy.factorized import Z_RANGE, FactorizedPrior
 from nvc_core.entropy.gaussian import bounds_model, coding_bits, gaussian_likelihood
+from nvc_core.entropy.latent_codec import CodedLatent, Conditions, LatentCodec
 from nvc_core.entropy.prior_aggregation import MaskedConv3d, PriorAggregation, anchor_mask
 from nvc_core.errors import BitstreamError
 
@@ -47,14 +48,17 @@ def test_prior_aggregation_round_trip(temporal_k):
     y = torch.round(torch.randn(1, 8, 5, 6) * 4)
     hyper = torch.randn(1, 16, 5, 6)
     temporal = torch.randn(1, 8 * temporal_k, 5, 6) if temporal_k else None
-    encoder = FrameEncoder()
-    coded = pa.compress(y, hyper, temporal, encoder)
+    conditions = Conditions((8, 5, 6), hyper, temporal)
+    encoder = RangeEncoderSession()
+    coded = pa.compress(y, conditions, encoder)
     payload = encoder.finish()
-    decoded, parameters = pa.decompress(FrameDecoder(payload), hyper, temporal)
-    assert torch.equal(decoded, y)
-    assert torch.equal(parameters.mean, coded.mean) and torch.equal(parameters.scale, coded.scale)
-    bits = coded.bits(y)
-    assert bits.shape == (1, 8, 5, 6) and torch.allclose(pa.bits(y, hyper, temporal), bits)
+    decoded = pa.decompress(RangeDecoderSession(payload), conditions)
+    assert torch.equal(decoded.symbols, y)
+    sent, received = coded.distribution, decoded.distribution   # the same snapped (μ, σ) and alphabet
+    assert torch.equal(sent.mean, received.mean) and torch.equal(sent.scale, received.scale)
+    assert (sent.lo, sent.hi) == (received.lo, received.hi)
+    bits = coded.bits()
+    assert bits.shape == (1, 8, 5, 6) and torch.allclose(pa.estimate(y, conditions).bits(), bits)
     # the payload also holds the alphabet bounds (a few bits each) and the seal (at most one word)
     assert abs(8 * len(payload) - bits.sum().item()) <= 0.01 * bits.sum().item() + 64 + 32
 
@@ -80,30 +84,49 @@ def test_gaussian_likelihood_is_a_distribution():
 def test_factorized_prior_round_trip_and_density():
     torch.manual_seed(0)
     prior = FactorizedPrior(4)
-    table = prior.pmf_table()
+    table = prior.table().pmf
     assert table.shape == (4, 2 * Z_RANGE + 1) and np.allclose(table.sum(1), 1)
     z = torch.randint(-3, 4, (1, 4, 3, 5)).float()
-    encoder = FrameEncoder()
-    prior.compress(z, encoder)
+    conditions = Conditions((4, 3, 5))
+    encoder = RangeEncoderSession()
+    coded = prior.compress(z, conditions, encoder)
     payload = encoder.finish()
-    assert torch.equal(prior.decompress(FrameDecoder(payload), (4, 3, 5)), z)
-    bits = prior.bits(z)
+    decoded = prior.decompress(RangeDecoderSession(payload), conditions)
+    assert torch.equal(decoded.symbols, z)
+    bits = coded.bits()
+    assert bits.shape == (1, 4, 3, 5) and torch.equal(prior.estimate(z, conditions).bits(), bits)
+    assert torch.equal(decoded.bits(), bits)
     assert abs(8 * len(payload) - bits.sum()) <= 0.01 * bits.sum() + 64
     assert prior.min_bits(3, 5) <= bits.sum()
 
 
-def test_factorized_tables_are_cached_until_a_parameter_changes():
+def test_factorized_table_follows_the_parameters():
+    """The coding table is computed from the parameters as they are: nothing to go stale after an
+    in-place optimizer step, loading weights, or a copy."""
     torch.manual_seed(0)
     prior = FactorizedPrior(4)
-    first = prior.pmf_table()
-    assert prior.pmf_table() is first                       # cached: nothing changed
+    first = prior.table().pmf
     with torch.no_grad():
         prior.biases[0].add_(0.3)                            # an optimizer step writes in place
-    assert not np.array_equal(prior.pmf_table(), first)
+    assert not np.array_equal(prior.table().pmf, first)
     prior.load_state_dict(FactorizedPrior(4).state_dict())   # so does loading weights
-    assert prior.pmf_table() is not first
-    clone = copy.deepcopy(prior)                              # the cached coder models do not pickle
-    assert np.array_equal(clone.pmf_table(), prior.pmf_table())
+    loaded = prior.table().pmf
+    assert not np.array_equal(loaded, first)
+    assert np.array_equal(copy.deepcopy(prior).table().pmf, loaded)
+
+
+@pytest.mark.parametrize("codec", [FactorizedPrior(4), PriorAggregation(4, temporal_k=2)])
+def test_both_entropy_models_are_latent_codecs(codec):
+    """One interface: the same three calls, each returning a CodedLatent whose bits are a (1,C,H,W) tensor."""
+    assert isinstance(codec, LatentCodec)
+    z = torch.randint(-2, 3, (1, 4, 2, 3)).float()
+    conditions = Conditions((4, 2, 3), torch.randn(1, 8, 2, 3), torch.randn(1, 8, 2, 3))
+    encoder = RangeEncoderSession()
+    results = [codec.estimate(z, conditions), codec.compress(z, conditions, encoder)]
+    results.append(codec.decompress(RangeDecoderSession(encoder.finish()), conditions))
+    for result in results:
+        assert isinstance(result, CodedLatent) and torch.equal(result.symbols, z)
+        assert result.bits().shape == (1, 4, 2, 3) and result.bits().dtype in (torch.float32, torch.float64)
 
 
 def test_frame_session_chains_models_and_trims_its_seal():
@@ -111,7 +134,7 @@ def test_frame_session_chains_models_and_trims_its_seal():
     rng = np.random.default_rng(3)
     trimmed = 0
     for trial in range(40):
-        encoder = FrameEncoder()
+        encoder = RangeEncoderSession()
         categorical = constriction.stream.model.Categorical(np.array([0.6, 0.3, 0.1]), perfect=False)
         family = constriction.stream.model.QuantizedGaussian(-20, 20)
         a = rng.choice(3, size=int(rng.integers(1, 400)), p=[0.6, 0.3, 0.1])
@@ -122,7 +145,7 @@ def test_frame_session_chains_models_and_trims_its_seal():
         encoder.encode(b, family, mean, scale)
         payload = encoder.finish()
         trimmed += len(payload) % 4 != 0
-        decoder = FrameDecoder(payload)
+        decoder = RangeDecoderSession(payload)
         assert np.array_equal(decoder.decode(categorical, count=a.size), a)
         assert np.array_equal(decoder.decode(bounds_model(), count=2), [-4, 9])
         assert np.array_equal(decoder.decode(family, mean, scale), b)
@@ -132,6 +155,6 @@ def test_frame_session_chains_models_and_trims_its_seal():
 def test_undecodable_data_is_a_bitstream_error_and_bugs_are_not():
     prior = FactorizedPrior(4)
     with pytest.raises(BitstreamError, match="corrupt"):
-        prior.decompress(FrameDecoder(b"\xff\xfe\x01"), (4, 300, 300))
+        prior.decompress(RangeDecoderSession(b"\xff\xfe\x01"), Conditions((4, 300, 300)))
     with pytest.raises(TypeError):      # a programming error is not reported as corrupt data
-        FrameDecoder(b"").decode("not a model", count=3)
+        RangeDecoderSession(b"").decode("not a model", count=3)

@@ -95,7 +95,7 @@ def test_flow_guided_stream_decodes_without_the_estimator(tmp_path, monkeypatch)
 
     def forbidden(*_):
         raise AssertionError("the decoder called the flow estimator")
-    monkeypatch.setattr("nvc_core.codec.padded_frame_flow", forbidden)
+    monkeypatch.setattr("nvc_core.frame_step.padded_frame_flow", forbidden)
     monkeypatch.setattr("nvc_core.flow_estimate.padded_frame_flow", forbidden)
     monkeypatch.setattr("nvc_core.flow_estimate.estimate_flow", forbidden)
     decode_video(tmp_path / "s.nvc", model, tmp_path / "dec.y4m")
@@ -114,16 +114,18 @@ def test_all_zero_motion_hyper_latent_costs_a_few_bits():
     """ẑ = 0 under the bundled weights' motion prior: the bound is the prior's own Σ −log2 P(0)
     (factorized prior of ẑ, and the hyperprior + context of ŷ = 0 given ẑ = 0); the range coder writes
     no more than that plus its flush and the two alphabet bounds of ŷ."""
-    from nvc_core.entropy.coder import FrameEncoder
+    from nvc_core.entropy.coder import RangeEncoderSession
+    from nvc_core.entropy.latent_codec import Conditions
     motion = load_model().motion
     z = torch.zeros(1, motion.z_prior.channels, 4, 4)
     y = torch.zeros(1, motion.latent_channels, 16, 16)
     hyper = motion.dh(z)
-    z_bits = float(motion.z_prior.bits(z).sum())
-    y_bits = float(motion.pa.bits(y, hyper, None).sum())
-    coder = FrameEncoder()
-    motion.z_prior.compress(z, coder)
-    motion.pa.compress(y, hyper, None, coder)
+    z_given, y_given = Conditions(tuple(z.shape[1:])), Conditions(tuple(y.shape[1:]), hyper)
+    z_bits = float(motion.z_prior.estimate(z, z_given).bits().sum())
+    y_bits = float(motion.pa.estimate(y, y_given).bits().sum())
+    coder = RangeEncoderSession()
+    motion.z_prior.compress(z, z_given, coder)
+    motion.pa.compress(y, y_given, coder)
     written = 8 * len(coder.finish())
     assert written <= z_bits + y_bits + 32 + 2 * 8            # flush word, the two alphabet bounds (< 8 bits each)
     assert z_bits <= ZERO_Z_BOUND_BITS, z_bits

@@ -111,6 +111,15 @@ def test_codes_clip_and_navigates(qtbot, window, clip, errors):
     assert window.bitmap.latent.currentText() == "intra.y"
     window.set_frame(1)
     assert window.bitmap.latent.currentText() == "motion.y"
+    bitstream = window.controller.a.bitstream_for(True)           # the file's structure, as nvc info
+    assert window.structure.rowCount() == FRAMES + 1 and window.structure.row_cells(2)[3] == "P"
+    assert int(window.structure.row_cells(FRAMES)[1]) + int(window.structure.row_cells(FRAMES)[2]) == \
+        bitstream.stat().st_size
+    window.plane.setCurrentText("Cb")                             # one Y'CbCr plane in the frame views
+    assert window.reconstruction.title_text().startswith("Reconstruction: Cb (bt709")
+    assert window.reconstruction.native_image().shape == (64, 64, 3)
+    window.plane.setCurrentText("R'G'B'")
+    assert np.array_equal(window.reconstruction.native_image(), window.current_context().record.reconstruction)
 
 
 def test_clicking_a_plot_selects_the_frame(qtbot, window, clip):
@@ -136,16 +145,20 @@ def test_temporal_prior_toggle_compares_estimate_with_estimate(qtbot, window, cl
     # both states are estimates of one kind: the "on" estimate is the coded record's own estimate
     assert on == pytest.approx(record.bits_by_stream["motion.y"], rel=2e-3)
     saved = encoding.motion_estimate(FRAMES - 1, False) - encoding.motion_estimate(FRAMES - 1, True)
-    assert window.table.cell_text(FRAMES - 1, "saved") == f"{saved:+.3f}"
+    assert window.table.cell_text(FRAMES - 1, "saved") == f"{saved:+.1f}"       # bits, not 3 digits
+    assert window.table.header_text("bits") == "bits in file (TP on)"
+    assert window.table.header_text("ŷm on").endswith("◀") and not window.table.header_text("ŷm off").endswith("◀")
     submitted = []
     window.coder.submit = submitted.append           # any re-coding would go through here
     window.controls.temporal_prior.setChecked(False)
     assert not submitted and not window.is_busy()
     assert window.table.cell_text(FRAMES - 1, "bits") == bits_in_file == str(record.bits)   # the file's bits
     assert not np.array_equal(window.bitmap.image.native_image(), map_on)
-    assert window.bitmap.image.title_text().endswith("temporal prior off")
+    assert "(estimate, temporal prior off)" in window.bitmap.image.title_text()
     assert np.array_equal(window.reconstruction.native_image(), reconstruction)
-    assert f"{on:.3g} bits with temporal prior, {off:.3g} without" in window.timeline.label.full_text()
+    assert f"{on:.1f} bits with temporal prior, {off:.1f} without" in window.timeline.label.full_text()
+    assert window.table.header_text("bits") == "bits in file (TP on)"      # the file's setting, named
+    assert window.table.header_text("ŷm off").endswith("◀")                # the estimate on screen
     window.bitmap.latent.setCurrentText("bits saved by temporal prior (motion.y)")
     assert window.bitmap.image.native_image() is not None
     for plot in (window.plots.bits, window.plots.prior):     # plain bits: no "mbits", "kbits"
@@ -422,7 +435,9 @@ def test_compare_b_title_follows_b_while_it_is_coded(qtbot, window, clip):
     window.compare.quality_b.setValue(0)
     assert window.compare.b.title_text().startswith("B: rate point 0") and "coding" in window.compare.b.title_text()
     qtbot.waitUntil(lambda: not window.is_busy(), timeout=CODING_TIMEOUT_MS)
-    assert window.compare.b.title_text() == "B: rate point 0, temporal prior off"
+    title = window.compare.b.title_text()
+    b = window.controller.b.records[window.current_context().index]
+    assert title.startswith("B: rate point 0, temporal prior off · ") and f"{b.bits} bits" in title
 
 
 def test_play_pause_are_icons_and_playback_loops(qtbot, window, clip):
@@ -474,3 +489,131 @@ def test_compare_split_slider(qtbot, window, clip):
     split = compare.split.native_image()
     assert compare.split_column() == 16
     assert np.array_equal(split[:, :16], a[:, :16]) and np.array_equal(split[:, 16:], b[:, 16:])
+
+
+def test_compare_mode_has_numbers_on_both_sides_and_b_keeps_its_settings(qtbot, window, clip):
+    code(qtbot, window, clip)
+    window.compare_action.setChecked(True)
+    compare = window.compare
+    assert not compare.prior_b.isChecked()               # B starts as A with the temporal prior off
+    compare.prior_b.setChecked(True)                     # the user's choice...
+    with qtbot.waitSignal(window.idle, timeout=CODING_TIMEOUT_MS):
+        compare.quality_b.setValue(0)
+    assert compare.prior_b.isChecked() and window.controller.b.request.temporal_prior   # ...is kept
+    window.compare_action.setChecked(False)
+    window.compare_action.setChecked(True)
+    assert compare.quality_b.value() == 0 and compare.prior_b.isChecked()
+    window.set_frame(2)
+    a, b = window.controller.a.records, window.controller.b.records
+    assert window.table.cell_text(2, "B bits") == str(b[2].bits)
+    assert window.table.cell_text(2, "ΔPSNR") == f"{b[2].psnr_rgb - a[2].psnr_rgb:+.2f}"
+    assert list(window.plots.series("B bits")[1]) == [r.bits for r in b]
+    assert window.streams.row_cells("frame in the file")[1:3] == [f"{a[2].bits:.1f}", f"{b[2].bits:.1f}"]
+    assert f"{b[2].bits} bits" in compare.b.title_text()
+    compare.layer.choose("bits motion.y")
+    assert compare.a.levels() == compare.b.levels()      # one colour scale for A and B
+
+
+def test_a_truncated_bitstream_shows_failed_at_once(qtbot, window, clip, tmp_path, errors):
+    code(qtbot, window, clip)
+    exported = tmp_path / "clip.nvc"
+    window.export_bitstream(exported)
+    data = exported.read_bytes()
+    truncated = tmp_path / "truncated.nvc"
+    truncated.write_bytes(data[:-40])                    # the last frame is cut
+    window.open_path(truncated)
+    qtbot.waitUntil(lambda: bool(errors), timeout=CODING_TIMEOUT_MS)
+    assert "truncated" in errors[-1]
+    assert window.controller.a.status is Status.FAILED
+    assert f"FAILED after {FRAMES - 1} of {FRAMES} frames" in window.timeline.label.full_text()
+
+
+def test_a_failed_open_resets_every_title_and_axis(qtbot, window, clip, tmp_path, errors):
+    code(qtbot, window, clip)
+    window.set_frame(FRAMES - 1)
+    assert window.flows.scales[0].title_text() != "f^0" and window.bitmap.image.title_text() != window.bitmap.image.title
+    broken = tmp_path / "broken.nvc"
+    broken.write_bytes(b"not a bitstream at all")
+    with qtbot.waitSignal(window.idle, timeout=CODING_TIMEOUT_MS):
+        window.open_path(broken)
+    for view in window.image_views():
+        assert view.title_text() == view.title and view.readout() == "" and view.native_image() is None
+    assert window.flows.hint.full_text() == "" and window.streams.rowCount() == 0
+    assert all(len(c.getData()[0] if c.getData()[0] is not None else []) == 0
+               for c in window.plots._curves.values())
+    assert window.zoom_label.text() == ""
+
+
+def test_changing_the_rate_point_keeps_the_frame(qtbot, window, clip):
+    code(qtbot, window, clip)
+    window.set_frame(2)
+    with qtbot.waitSignal(window.idle, timeout=CODING_TIMEOUT_MS):
+        window.controls.quality.setValue(1)
+    assert window.controller.a.request.quality == 1 and window.current_context().index == 2
+
+
+def test_arrow_keys_step_frames_after_a_spin_box_had_focus(qtbot, window, clip):
+    code(qtbot, window, clip)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.set_frame(1)
+    window.controls.gop.setFocus()
+    qtbot.waitUntil(window.controls.gop.hasFocus)
+    qtbot.keyClick(window.controls.gop, Qt.Key.Key_Right)
+    assert window.current_context().index == 2
+    qtbot.keyClick(window.controls.gop, Qt.Key.Key_Left)
+    assert window.current_context().index == 1
+    assert window.controls.gop.value() == window.settings.gop     # the spin box kept its value
+
+
+def test_go_to_frame_and_intra_frame_keys(qtbot, window, clip):
+    window.controls.gop.setValue(2)                      # I P I P
+    code(qtbot, window, clip)
+    window.timeline.goto.setValue(3)
+    assert window.current_context().index == 3
+    window.step_to_intra(-1)
+    assert window.current_context().index == 2
+    window.step_to_intra(-1)
+    assert window.current_context().index == 0
+    window.step_to_intra(1)
+    assert window.current_context().index == 2
+
+
+def test_maximising_a_flow_scale_fills_the_window(qtbot, window, clip):
+    code(qtbot, window, clip)
+    window.set_frame(FRAMES - 1)
+    view = window.flows.scales[0]
+    window.toggle_maximised(view)
+    qtbot.wait(50)
+    assert view.width() > 0.8 * window.width() and view.height() > 0.6 * window.height()
+    window.toggle_maximised(view)
+    qtbot.wait(50)
+    assert window.flows.isVisible() and view.width() < 0.5 * window.width()
+    assert view.parentWidget() is window.flows.scales[1].parentWidget()    # back in its place
+
+
+def test_no_zoom_is_shown_without_a_video(qtbot, window):
+    window._set_active_view(window.reconstruction)
+    assert window.zoom_label.text() == ""
+
+
+def test_nvc_beside_x264_frame_by_frame(qtbot, window, clip, errors):
+    code(qtbot, window, clip)
+    window.classical.rate.setCurrentText("at CRF")
+    window.classical.crf.setValue(30)
+    with qtbot.waitSignal(window.idle, timeout=CODING_TIMEOUT_MS):
+        window.classical_action.setChecked(True)          # entering the mode codes the chosen clip
+    assert not errors and window.central.currentWidget() is window.classical
+    x264 = window.controller.a.classical[("x264", 30.0)]
+    window.set_frame(2)
+    frame, record = x264.frames[2], window.current_context().record
+    assert np.array_equal(window.classical.classical.native_image(), frame.reconstruction)
+    assert np.array_equal(window.classical.nvc.native_image(), record.reconstruction)
+    title = window.classical.classical.title_text()
+    assert title.startswith(f"x264 CRF 30: P {frame.bits} bits, {frame.psnr_rgb:.2f} dB")
+    assert window.classical.nvc_error.levels() == window.classical.classical_error.levels()
+    assert list(window.plots.series("classical bits")[1]) == [f.bits for f in x264.frames]
+    window.classical.rate.setCurrentText("at nvc's bits")    # not coded yet: said so
+    assert window.classical.classical.native_image() is None and "press Code" in window.classical.status.full_text()
+    window.classical_action.setChecked(False)
+    assert window.central.currentWidget() is not window.classical and len(window.plots.series("classical bits")[0]) == 0

@@ -26,6 +26,7 @@ class FakeCoder(QObject):
 
     frame_coded = Signal(int, object, object, int, int)
     finished = Signal(int, object)
+    classical_finished = Signal(int, object)
     failed = Signal(int, str)
 
     def __init__(self):
@@ -36,6 +37,8 @@ class FakeCoder(QObject):
     def submit(self, request: CodingRequest) -> int:
         self.submitted.append((len(self.submitted) + 1, request))
         return len(self.submitted)
+
+    submit_classical = submit
 
     def cancel(self) -> None:
         self.cancels += 1
@@ -134,3 +137,20 @@ def test_a_bitstream_is_coded_again_for_an_export(coder, controller):
     assert coder.submitted[-1][1].temporal_prior is False
     coder.finish(2, list(controller.a.records))
     assert exported == [Path("job2.nvc")] and controller.a.bitstream_for(True) == Path("job1.nvc")
+
+
+def test_a_classical_coding_runs_on_the_worker_and_lands_beside_a(coder, controller, qtbot):
+    from nvc_gui.encoding import ClassicalRequest
+    controller.show(REQUEST)
+    _code_all(coder, controller, 1)
+    request = ClassicalRequest(Path("clip.y4m"), None, 2, 12, "x264", None, 123456)
+    controller.code_classical(request)
+    assert coder.submitted[-1] == (2, request) and controller.is_busy()
+    clip = type("Clip", (), {"describe": lambda self: "x264"})()
+    coder.classical_finished.emit(2, clip)
+    assert controller.a.classical[("x264", "nvc's bits")] is clip and not controller.is_busy()
+    assert controller.a.status is Status.COMPLETE
+    controller.code_classical(replace(request, crf=30.0, target_bits=None))
+    with qtbot.waitSignal(controller.failed):
+        coder.failed.emit(3, "ffmpeg failed")
+    assert controller.a.status is Status.COMPLETE and ("x264", 30.0) not in controller.a.classical

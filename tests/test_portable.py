@@ -115,7 +115,7 @@ def test_integer_factorized_tables_cost_what_the_float_prior_costs():
     with torch.no_grad():
         float_pmf = prior(support.view(1, 1, 1, -1).expand(1, 4, 1, -1))[0, :, 0].double().numpy()
     float_pmf /= float_pmf.sum(1, keepdims=True)
-    pmf = prior.pmf_table()
+    pmf = prior.table().pmf
     assert np.allclose(pmf.sum(1), 1.0)
     symbols = np.arange(-3, 4) + Z_RANGE                                # the likely ones
     assert np.abs(np.log2(pmf[:, symbols]) - np.log2(float_pmf[:, symbols])).max() < 1e-2

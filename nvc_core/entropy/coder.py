@@ -4,7 +4,7 @@ Every entropy model of a frame (the factorized priors of ẑ, the alphabet bound
 passes of ŷ, for each coder in decoding order) appends to the same session, so a frame pays for one
 coder flush, not one per sub-stream. Payload layout: the coder's words big-endian with the trailing
 zero bytes dropped; the decoder pads them back (a range decoder reads missing words as zero).
-:meth:`FrameEncoder.finish` seals the session at a point of its final interval with as many trailing
+:meth:`RangeEncoderSession.finish` seals the session at a point of its final interval with as many trailing
 zero bytes as possible: it rounds the last word up and keeps the first candidate that decodes back
 to the same symbols (checked by decoding the session again).
 """
@@ -26,7 +26,7 @@ def constriction_stream():
     return constriction.stream
 
 
-class FrameEncoder:
+class RangeEncoderSession:
     """Encoder side of a frame's session; records its calls to check the trimmed seal."""
 
     def __init__(self):
@@ -62,7 +62,7 @@ class FrameEncoder:
             return False
 
 
-class FrameDecoder:
+class RangeDecoderSession:
     """Decoder side of a frame's session. Data the models cannot decode raises :class:`BitstreamError`."""
 
     def __init__(self, payload: bytes):

@@ -3,17 +3,17 @@
 Each channel has its own non-parametric density, defined through a monotone cumulative function
 c(x) = sigmoid(MLP(x)) built from softplus-positive matrices and tanh gates.
 P(ẑ) = c(ẑ + ½) − c(ẑ − ½). For coding, each channel's probabilities over the integer support
-[-Z_RANGE, Z_RANGE] form a categorical table; the tables depend only on the weights and are cached.
-The coding tables are computed by the same network in integer arithmetic
-(:mod:`nvc_core.entropy.integer`): softplus of the matrices and tanh of the gates are evaluated
-exactly with :mod:`decimal` at load, the network runs in fixed point, and the probabilities are
+[-Z_RANGE, Z_RANGE] form a categorical table. The coding tables are computed by the same network in
+integer arithmetic (:mod:`nvc_core.entropy.integer`): softplus of the matrices and tanh of the gates
+are evaluated exactly with :mod:`decimal`, the network runs in fixed point, and the probabilities are
 exact ratios of integers, so every machine builds the same tables.
-Interface shared with the prior aggregation (CompressAI's vocabulary): ``forward`` (likelihoods for
-training), ``compress`` / ``decompress`` (a frame's range-coder session), ``bits`` (analysis).
+Besides ``forward`` (likelihoods for training) it implements the
+:class:`~nvc_core.entropy.latent_codec.LatentCodec` interface shared with the prior aggregation.
 """
 from __future__ import annotations
 
 import decimal
+import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -23,8 +23,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from nvc_core.entropy import integer
-from nvc_core.entropy.coder import FrameDecoder, FrameEncoder, constriction_stream
+from nvc_core.entropy.coder import RangeDecoderSession, RangeEncoderSession, constriction_stream
 from nvc_core.entropy.gaussian import CODER_PROBABILITY_MIN, LIKELIHOOD_MIN
+from nvc_core.entropy.latent_codec import CodedLatent, Conditions
 
 Z_RANGE = 48
 
@@ -43,7 +44,7 @@ class FactorizedPrior(nn.Module):
             self.biases.append(nn.Parameter(torch.empty(channels, dims[i + 1], 1).uniform_(-0.5, 0.5)))
             if i < len(filters):
                 self.factors.append(nn.Parameter(torch.zeros(channels, dims[i + 1], 1)))
-        self._cache: _Tables | None = None
+        self._table: tuple[bytes, FactorizedTable] | None = None     # (digest of the parameters, table)
 
     def _logits_cumulative(self, x: torch.Tensor) -> torch.Tensor:
         # x: (C, 1, N) -> (C, 1, N)
@@ -52,10 +53,6 @@ class FactorizedPrior(nn.Module):
             if i < len(self.factors):
                 x = x + torch.tanh(self.factors[i]) * torch.tanh(x)
         return x
-
-    def __getstate__(self) -> dict:
-        """Copies and pickles leave the coding tables behind (they are rebuilt on first use)."""
-        return {**self.__dict__, "_cache": None}
 
     @property
     def channels(self) -> int:
@@ -71,18 +68,18 @@ class FactorizedPrior(nn.Module):
         p = (torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower)).abs()
         return p.clamp_min(LIKELIHOOD_MIN).reshape(c, b, h, w).permute(1, 0, 2, 3)
 
-    # -- coding (batch of one) ----------------------------------------------------------------------
-    def _tables(self) -> _Tables:
-        """The coding tables, rebuilt only when a parameter changed (training steps and
-        ``load_state_dict`` write the parameters in place, which bumps their version counters)."""
-        key = tuple((p.data_ptr(), p._version) for p in self.parameters())
-        if self._cache is None or self._cache.key != key:
-            pmf = self._integer_pmf()
-            models = [constriction_stream().model.Categorical(p, perfect=False) for p in pmf]
-            # constriction gives every symbol at least one 2^-24 quantum: the mode gets at most this much more
-            mode = np.minimum(pmf.max(axis=1) + pmf.shape[1] * CODER_PROBABILITY_MIN, 1.0)
-            self._cache = _Tables(key, pmf, models, -np.log2(mode))
-        return self._cache
+    # -- coding (batch of one): the LatentCodec interface ------------------------------------------
+    @torch.no_grad()
+    def table(self) -> FactorizedTable:
+        """The coding table of every channel. Building it takes a while (exact arithmetic), so the last
+        one is kept with a digest of the parameter values it was built from, and rebuilt when they differ."""
+        digest = hashlib.blake2b(digest_size=16)
+        for parameter in self.parameters():
+            digest.update(parameter.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+        key = digest.digest()
+        if self._table is None or self._table[0] != key:
+            self._table = (key, FactorizedTable(self._integer_pmf()))
+        return self._table[1]
 
     def _integer_pmf(self) -> np.ndarray:
         """(C, S) probabilities of the support, P = |c(ẑ + ½) − c(ẑ − ½)| computed in integers (on the
@@ -105,32 +102,30 @@ class FactorizedPrior(nn.Module):
         p = (integer.sigmoid(sign * upper, integer.CDF_FRAC) - integer.sigmoid(sign * lower, integer.CDF_FRAC)).abs()
         return (p.double() / p.sum(1, keepdim=True).double()).numpy()
 
-    def pmf_table(self) -> np.ndarray:
-        """(C, 2*Z_RANGE+1) float64 probabilities of the symbols -Z_RANGE..Z_RANGE, per channel."""
-        return self._tables().pmf
+    def compress(self, symbols: torch.Tensor, conditions: Conditions, session: RangeEncoderSession) -> CodedLatent:
+        """Code integer ẑ (1,C,H,W) in [-Z_RANGE, Z_RANGE], channel by channel."""
+        table = self.table()
+        rows = symbols[0].cpu().numpy().astype(np.int32).reshape(self.channels, -1) + Z_RANGE
+        for channel, model in zip(rows, table.models()):
+            session.encode(channel, model)
+        return CodedLatent(symbols, table)
 
-    def compress(self, z_sym: torch.Tensor, coder: FrameEncoder) -> None:
-        """Code integer ``z_sym`` (1,C,H,W) in [-Z_RANGE, Z_RANGE], channel by channel."""
-        symbols = z_sym[0].cpu().numpy().astype(np.int32).reshape(self.channels, -1) + Z_RANGE
-        for channel, model in zip(symbols, self._tables().models):
-            coder.encode(channel, model)
+    def decompress(self, session: RangeDecoderSession, conditions: Conditions) -> CodedLatent:
+        """Inverse of :meth:`compress`: integer ẑ of ``conditions.shape`` (C,H,W) as a (1,C,H,W) float tensor
+        (on the device of ``conditions.hyper`` if given, else on the CPU)."""
+        c, h, w = conditions.shape
+        table = self.table()
+        rows = np.stack([session.decode(model, count=h * w) for model in table.models()])
+        symbols = torch.from_numpy((rows - Z_RANGE).reshape(1, c, h, w).astype(np.float32))
+        return CodedLatent(symbols.to(self.matrices[0].device), table)
 
-    def decompress(self, coder: FrameDecoder, shape: tuple[int, int, int]) -> torch.Tensor:
-        """Inverse of :meth:`compress`: integer ẑ of ``shape`` (C,H,W) as a (1,C,H,W) float tensor."""
-        c, h, w = shape
-        symbols = np.stack([coder.decode(model, count=h * w) for model in self._tables().models])
-        return torch.from_numpy((symbols - Z_RANGE).reshape(1, c, h, w).astype(np.float32))
-
-    def bits(self, z_sym: torch.Tensor) -> np.ndarray:
-        """-log2 P(ẑ) per element (C,H,W) under the coding table."""
-        symbols = z_sym[0].cpu().numpy().astype(np.int64) + Z_RANGE        # (C,H,W)
-        channel = np.arange(symbols.shape[0]).reshape(-1, 1, 1)
-        return (-np.log2(self._tables().pmf[channel, symbols])).astype(np.float32)
+    def estimate(self, symbols: torch.Tensor, conditions: Conditions) -> CodedLatent:
+        return CodedLatent(symbols, self.table())
 
     def min_bits(self, height: int, width: int) -> float:
         """A lower bound on the bits any ẑ of (C, height, width) costs: every element at its channel's
         mode. A sub-stream shorter than this cannot hold that size (checked before decoding)."""
-        return float(self._tables().mode_bits.sum()) * height * width
+        return float(self.table().mode_bits().sum()) * height * width
 
 
 def _exactly(values: torch.Tensor, function: str) -> torch.Tensor:
@@ -142,9 +137,23 @@ def _exactly(values: torch.Tensor, function: str) -> torch.Tensor:
     return torch.tensor([float(fn(Decimal(v))) for v in flat], dtype=torch.float64).view(values.shape)
 
 
-@dataclass
-class _Tables:
-    key: tuple
+@dataclass(frozen=True)
+class FactorizedTable:
+    """The coding distribution of ẑ: one categorical table per channel over -Z_RANGE..Z_RANGE."""
     pmf: np.ndarray                 # (C, S) float64
-    models: list                    # one constriction Categorical per channel
-    mode_bits: np.ndarray           # (C,) -log2 of the largest coded probability of each channel
+
+    def models(self) -> list:
+        """One constriction Categorical per channel (built on use: estimates need no range coder)."""
+        return [constriction_stream().model.Categorical(p, perfect=False) for p in self.pmf]
+
+    def bits(self, symbols: torch.Tensor) -> torch.Tensor:
+        """-log2 P per element (1,C,H,W) float32 of integer ẑ (1,C,H,W) under the table."""
+        index = symbols[0].cpu().numpy().astype(np.int64) + Z_RANGE          # (C,H,W)
+        channel = np.arange(index.shape[0]).reshape(-1, 1, 1)
+        bits = (-np.log2(self.pmf[channel, index])).astype(np.float32)
+        return torch.from_numpy(bits).unsqueeze(0).to(symbols.device)
+
+    def mode_bits(self) -> np.ndarray:
+        """(C,) -log2 of the largest coded probability of each channel: constriction gives every symbol
+        at least one 2^-24 quantum, so the mode gets at most this much more."""
+        return -np.log2(np.minimum(self.pmf.max(axis=1) + self.pmf.shape[1] * CODER_PROBABILITY_MIN, 1.0))

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import decimal
 import functools
+import hashlib
 import weakref
 from typing import Callable, TypeVar
 from dataclasses import dataclass
@@ -330,9 +331,12 @@ _CONVERTED: "weakref.WeakKeyDictionary[nn.Module, tuple]" = weakref.WeakKeyDicti
 
 
 def converted(module: nn.Module, build: Callable[[nn.Module], T]) -> T:
-    """``build(module)``, cached until a parameter of ``module`` changes (training steps and
-    ``load_state_dict`` write parameters in place, which bumps their version counters)."""
-    key = tuple((p.data_ptr(), p._version) for p in module.parameters())
+    """``build(module)``, kept with a digest of the parameter values it was built from and rebuilt
+    when they differ (as the factorized prior keeps its table)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for parameter in module.parameters():
+        digest.update(parameter.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    key = digest.digest()
     cached = _CONVERTED.get(module)
     if cached is None or cached[0] != key:
         with torch.no_grad():

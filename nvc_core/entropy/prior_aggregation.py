@@ -17,6 +17,9 @@ one pass with a context computed from the anchors only (all channels, 3D kernel 
 offsets). Two parallel passes per latent instead of C·H·W serial steps. ``context="serial"`` gives
 the paper's raster-order masked 3D context, for measuring what the checkerboard costs in rate
 (likelihoods only; it is never used to code a stream).
+
+Besides ``forward`` (likelihoods for training) it implements the
+:class:`~nvc_core.entropy.latent_codec.LatentCodec` interface shared with the factorized prior.
 """
 from __future__ import annotations
 
@@ -28,9 +31,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from nvc_core.entropy import integer
-from nvc_core.entropy.coder import FrameDecoder, FrameEncoder
+from nvc_core.entropy.coder import RangeDecoderSession, RangeEncoderSession
 from nvc_core.entropy.gaussian import (SCALE_MIN, bounds_model, coding_bits, gaussian_family, gaussian_likelihood,
                                        snap_fixed, symbol_range)
+from nvc_core.entropy.latent_codec import CodedLatent, Conditions
 from nvc_core.errors import BitstreamError
 
 
@@ -115,34 +119,35 @@ class PriorAggregation(nn.Module):
         mean, scale = self.parameters_for(y_hat, hyper, temporal)
         return gaussian_likelihood(y_hat, mean, scale)
 
-    # -- coding (batch of one): hyper and temporal are the integer features (nvc_core.entropy.integer) ---
+    # -- coding (batch of one): the LatentCodec interface, in integers (nvc_core.entropy.integer) --
     def integer(self) -> IntegerPriorAggregation:
         """This PA engine in integer arithmetic (converted from the current weights, cached)."""
         return integer.converted(self, IntegerPriorAggregation)
 
     @torch.no_grad()
-    def compress(self, y_sym: torch.Tensor, hyper: torch.Tensor, temporal: torch.Tensor | None,
-                 coder: FrameEncoder) -> CodingParameters:
-        """Code integer ``y_sym`` (1,C,H,W): its alphabet bounds, then two checkerboard passes."""
-        anchors = anchor_mask(*y_sym.shape[-2:], y_sym.device).bool().expand_as(y_sym)
-        lo, hi = symbol_range(y_sym)
-        coder.encode(np.array([lo, hi]), bounds_model())
+    def compress(self, symbols: torch.Tensor, conditions: Conditions, session: RangeEncoderSession) -> CodedLatent:
+        """Code integer ŷ (1,C,H,W): its alphabet bounds, then two checkerboard passes."""
+        hyper, temporal = conditions.hyper, conditions.temporal
+        anchors = anchor_mask(*symbols.shape[-2:], symbols.device).bool().expand_as(symbols)
+        lo, hi = symbol_range(symbols)
+        session.encode(np.array([lo, hi]), bounds_model())
         family = gaussian_family(lo, hi)
-        known = torch.zeros_like(y_sym)
-        coded_mean, coded_scale = torch.zeros_like(y_sym), torch.zeros_like(y_sym)
+        known = torch.zeros_like(symbols)
+        coded_mean = coded_scale = torch.zeros(symbols.shape, dtype=torch.float64, device=symbols.device)
         for select in (anchors, ~anchors):
             mean, scale = self.integer().parameters_for(known, hyper, temporal)
-            coder.encode(y_sym[select].cpu().numpy(), family, mean[select].cpu().numpy(), scale[select].cpu().numpy())
+            session.encode(symbols[select].cpu().numpy(), family, mean[select].cpu().numpy(),
+                           scale[select].cpu().numpy())
             coded_mean = torch.where(select, mean, coded_mean)
             coded_scale = torch.where(select, scale, coded_scale)
-            known = torch.where(select, y_sym, known)
-        return CodingParameters(coded_mean, coded_scale, lo, hi)
+            known = torch.where(select, symbols, known)
+        return CodedLatent(symbols, CodingParameters(coded_mean, coded_scale, lo, hi))
 
     @torch.no_grad()
-    def decompress(self, coder: FrameDecoder, hyper: torch.Tensor, temporal: torch.Tensor | None
-                   ) -> tuple[torch.Tensor, CodingParameters]:
-        """Inverse of :meth:`compress`: the integer latent (1,C,H,W) as a float tensor, and its parameters."""
-        lo, hi = (int(v) for v in coder.decode(bounds_model(), count=2))
+    def decompress(self, session: RangeDecoderSession, conditions: Conditions) -> CodedLatent:
+        """Inverse of :meth:`compress`: integer ŷ (1,C,H,W) as a float tensor, with its parameters."""
+        hyper, temporal = conditions.hyper, conditions.temporal
+        lo, hi = (int(v) for v in session.decode(bounds_model(), count=2))
         if lo >= hi:
             raise BitstreamError("corrupt bitstream: empty latent alphabet")
         family = gaussian_family(lo, hi)
@@ -153,22 +158,22 @@ class PriorAggregation(nn.Module):
         coded_mean = coded_scale = torch.zeros(shape, dtype=torch.float64, device=hyper.device)
         for select in (anchors, ~anchors):
             mean, scale = self.integer().parameters_for(known, hyper, temporal)
-            sym = coder.decode(family, mean[select].cpu().numpy(), scale[select].cpu().numpy())
+            sym = session.decode(family, mean[select].cpu().numpy(), scale[select].cpu().numpy())
             known[select] = torch.from_numpy(sym.astype(np.float32)).to(known.device)
             coded_mean = torch.where(select, mean, coded_mean)
             coded_scale = torch.where(select, scale, coded_scale)
-        return known, CodingParameters(coded_mean, coded_scale, lo, hi)
+        return CodedLatent(known, CodingParameters(coded_mean, coded_scale, lo, hi))
 
     @torch.no_grad()
-    def bits(self, y_sym: torch.Tensor, hyper: torch.Tensor, temporal: torch.Tensor | None) -> torch.Tensor:
-        """Bits per element (1,C,H,W) under the coding distribution, without coding (one pass).
+    def estimate(self, symbols: torch.Tensor, conditions: Conditions) -> CodedLatent:
+        """The parameters :meth:`compress` codes ``symbols`` with, in one pass and without coding.
 
         Anchor parameters do not depend on the known part (their context is zero), so one pass with
         the anchors known gives the parameters of both passes.
         """
-        anchors = anchor_mask(*y_sym.shape[-2:], y_sym.device)
-        mean, scale = self.integer().parameters_for(y_sym * anchors, hyper, temporal)
-        return CodingParameters(mean, scale, *symbol_range(y_sym)).bits(y_sym)
+        anchors = anchor_mask(*symbols.shape[-2:], symbols.device)
+        mean, scale = self.integer().parameters_for(symbols * anchors, conditions.hyper, conditions.temporal)
+        return CodedLatent(symbols, CodingParameters(mean, scale, *symbol_range(symbols)))
 
 
 class IntegerPriorAggregation:
@@ -210,9 +215,9 @@ class IntegerPriorAggregation:
         return mean.view(1, c, h, w), scale.view(1, c, h, w)
 
 
-@dataclass
+@dataclass(frozen=True)
 class CodingParameters:
-    """The snapped (μ, σ) every element of ŷ was coded with, and the alphabet [lo, hi]."""
+    """The coding distribution of ŷ: the snapped (μ, σ) of every element (1,C,H,W) and the alphabet [lo, hi]."""
     mean: torch.Tensor
     scale: torch.Tensor
     lo: int

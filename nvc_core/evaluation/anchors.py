@@ -34,8 +34,8 @@ import numpy as np
 
 from nvc_core.color import rgb_to_yuv420, yuv420_to_rgb
 from nvc_core.errors import NVCError
-from nvc_core.evaluation.rd import RDPoint, bits_per_pixel
-from nvc_core.metrics import frame_metrics, mean_over_frames
+from nvc_core.evaluation.rd import RDPoint
+from nvc_core.metrics import bits_per_pixel, frame_metrics, mean_over_frames
 from nvc_core.video_io import open_video
 
 DEFAULT_CRFS = (18, 23, 28, 33, 38)
@@ -69,18 +69,19 @@ def load_frames(path: str | Path, frames: int | None = None) -> tuple[list[np.nd
         return reader.read(frames), reader.fps
 
 
-def write_yuv420(frames: list[np.ndarray], path: Path) -> None:
-    """Raw planar yuv420p (BT.709 limited range, via nvc_core.color) of RGB uint8 frames."""
+def write_yuv420(frames: list[np.ndarray], path: Path, matrix: str = "bt709", full_range: bool = False) -> None:
+    """Raw planar yuv420p (BT.709 limited range by default, via nvc_core.color) of RGB uint8 frames."""
     h, w = frames[0].shape[:2]
     if h % 2 or w % 2:
         raise AnchorError(f"x264/x265 anchors need an even frame size in 4:2:0, got {w}x{h}")
     with open(path, "wb") as f:
         for rgb in frames:
-            for plane in rgb_to_yuv420(rgb):
+            for plane in rgb_to_yuv420(rgb, matrix, full_range):
                 f.write(plane.tobytes())
 
 
-def read_yuv420(data: bytes, width: int, height: int) -> list[np.ndarray]:
+def read_yuv420(data: bytes, width: int, height: int, matrix: str = "bt709",
+                full_range: bool = False) -> list[np.ndarray]:
     """RGB uint8 frames from raw yuv420p bytes (even width and height)."""
     luma, chroma = width * height, (width // 2) * (height // 2)
     size = luma + 2 * chroma
@@ -92,7 +93,7 @@ def read_yuv420(data: bytes, width: int, height: int) -> list[np.ndarray]:
         y = buf[start:start + luma].reshape(height, width)
         u = buf[start + luma:start + luma + chroma].reshape(height // 2, width // 2)
         v = buf[start + luma + chroma:start + size].reshape(height // 2, width // 2)
-        frames.append(yuv420_to_rgb(y, u, v))
+        frames.append(yuv420_to_rgb(y, u, v, matrix, full_range))
     return frames
 
 
@@ -107,18 +108,46 @@ def _encoder_args(codec: str, crf: int, gop: int) -> list[str]:
     return common + ["-x265-params", params]
 
 
-def _run_ffmpeg(args: list[str], what: str) -> tuple[bytes, float]:
-    """Run ffmpeg; return its stdout and the wall time. Raise AnchorError on failure."""
-    exe = ffmpeg_path()
+def _run_ffmpeg(args: list[str], what: str, tool: str = "ffmpeg") -> tuple[bytes, float]:
+    """Run ffmpeg (or ffprobe); return its stdout and the wall time. Raise AnchorError on failure."""
+    exe = shutil.which(tool)
     if exe is None:
-        raise AnchorError("ffmpeg not found on PATH: install ffmpeg (with libx264/libx265) or use --anchors none")
+        raise AnchorError(f"{tool} not found on PATH: install ffmpeg (with libx264/libx265) or use --anchors none")
     start = time.perf_counter()
-    proc = subprocess.run([exe, "-hide_banner", "-nostdin", "-v", "error", "-y", *args], capture_output=True)
+    options = ["-hide_banner", "-v", "error"] + (["-nostdin", "-y"] if tool == "ffmpeg" else [])
+    proc = subprocess.run([exe, *options, *args], capture_output=True)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         last = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
-        raise AnchorError(f"ffmpeg failed on {what}: {last[0]}")
+        raise AnchorError(f"{tool} failed on {what}: {last[0]}")
     return proc.stdout, elapsed
+
+
+def encode_stream(source_yuv: Path, size: tuple[int, int], fps: Fraction, codec: str, crf: float, gop: int,
+                  stream: Path) -> float:
+    """Encode raw yuv420p `source_yuv` of `size` (width, height) with one anchor at one CRF into the
+    elementary stream `stream` (SEI removed); returns the encoding's wall time."""
+    if codec not in _CODECS:
+        raise ValueError(f"unknown anchor {codec!r} (expected one of {CODECS})")
+    spec = _CODECS[codec]
+    w, h = size
+    _, encode_s = _run_ffmpeg(["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-r", str(fps),
+                               "-i", str(source_yuv), *_encoder_args(codec, crf, gop),
+                               "-bsf:v", f"filter_units=remove_types={spec.sei_nal_types}",
+                               "-f", spec.stream_format, str(stream)], f"{codec} CRF {crf} encode")
+    return encode_s
+
+
+def decode_stream(stream: Path, codec: str, size: tuple[int, int], matrix: str = "bt709",
+                  full_range: bool = False) -> tuple[list[np.ndarray], float]:
+    """The RGB frames of an anchor's elementary stream, and the decoding's wall time."""
+    raw, decode_s = _run_ffmpeg(["-f", _CODECS[codec].stream_format, "-i", str(stream), "-fps_mode", "passthrough",
+                                 "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"], f"{codec} decode of {stream.name}")
+    return read_yuv420(raw, *size, matrix, full_range), decode_s
+
+
+def stream_path(out_dir: Path, codec: str, crf: float) -> Path:
+    return out_dir / f"{codec}_crf{crf}{_CODECS[codec].suffix}"
 
 
 def code_anchor(source_yuv: Path, frames: list[np.ndarray], fps: Fraction, codec: str, crf: int,
@@ -126,16 +155,10 @@ def code_anchor(source_yuv: Path, frames: list[np.ndarray], fps: Fraction, codec
     """Encode `source_yuv` (the yuv420p of `frames`) with one anchor at one CRF, decode, measure."""
     if codec not in _CODECS:
         raise ValueError(f"unknown anchor {codec!r} (expected one of {CODECS})")
-    spec = _CODECS[codec]
     h, w = frames[0].shape[:2]
-    stream = out_dir / f"{codec}_crf{crf}{spec.suffix}"
-    _, encode_s = _run_ffmpeg(["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-r", str(fps),
-                               "-i", str(source_yuv), *_encoder_args(codec, crf, gop),
-                               "-bsf:v", f"filter_units=remove_types={spec.sei_nal_types}",
-                               "-f", spec.stream_format, str(stream)], f"{codec} CRF {crf} encode")
-    raw, decode_s = _run_ffmpeg(["-f", spec.stream_format, "-i", str(stream), "-fps_mode", "passthrough",
-                                 "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"], f"{codec} CRF {crf} decode")
-    decoded = read_yuv420(raw, w, h)
+    stream = stream_path(out_dir, codec, crf)
+    encode_s = encode_stream(source_yuv, (w, h), fps, codec, crf, gop, stream)
+    decoded, decode_s = decode_stream(stream, codec, (w, h))
     if len(decoded) != len(frames):
         raise AnchorError(f"{codec} CRF {crf}: decoded {len(decoded)} frames, expected {len(frames)}")
     nbytes = stream.stat().st_size

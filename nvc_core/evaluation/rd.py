@@ -1,7 +1,8 @@
 """One rate-distortion point of one codec on one clip, as stored in ``results.json``.
 
 Every codec (ours and the x264/x265 anchors) is summarised the same way: ``bytes`` is the size of the
-coded file, ``bpp = 8 * bytes / (width * height * frames)``, and each quality metric is the mean of
+coded file, ``bpp = 8 * bytes / (width * height * frames)`` (:func:`nvc_core.metrics.bits_per_pixel`),
+and each quality metric is the mean of
 its per-frame values (``nvc_core.metrics.mean_over_frames``: per-frame PSNR averaged over frames,
 the convention of the learned video coding literature, rather than the PSNR of the mean MSE).
 """
@@ -32,7 +33,3 @@ class RDPoint:
     def to_dict(self) -> dict:
         """JSON-ready dict without the fields that do not apply to this codec."""
         return {k: v for k, v in asdict(self).items() if v is not None or k not in _CODEC_SPECIFIC}
-
-
-def bits_per_pixel(nbytes: int, width: int, height: int, frames: int) -> float:
-    return 8.0 * nbytes / (width * height * frames)

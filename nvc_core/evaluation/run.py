@@ -31,8 +31,8 @@ from nvc_core.codec import decode_video, encode_video
 from nvc_core.defaults import DEFAULT_EVAL_FRAMES, DEFAULT_GOP
 from nvc_core.errors import BitstreamError, NVCError
 from nvc_core.evaluation import anchors, report
-from nvc_core.evaluation.rd import RDPoint, bits_per_pixel
-from nvc_core.metrics import mean_over_frames
+from nvc_core.evaluation.rd import RDPoint
+from nvc_core.metrics import bits_per_pixel, mean_over_frames
 from nvc_core.weights import load_model
 
 #: Folder of the default evaluation clips, next to the repository (../shared/data/eval/video).

@@ -18,7 +18,7 @@ import torch
 from nvc_core.entropy import integer
 from nvc_core.entropy.conv_lstm import ConvLSTM, IntegerConvLSTM
 from nvc_core.models.pyramid_flow import PyramidFlowDecoder
-from nvc_core.models.vae import MainEncoder, VAECoder, lam_unit
+from nvc_core.models.vae import MainEncoder, VAEEngine, lam_unit
 
 TEMPORAL_K = 2
 #: The flow hint (pixels) enters Em divided by this, so that its values are of order 1.
@@ -26,7 +26,7 @@ FLOW_HINT_SCALE = 16.0
 State = tuple[torch.Tensor, torch.Tensor]
 
 
-class NeuroMotion(VAECoder):
+class NeuroMotion(VAEEngine):
     def __init__(self, n: int, m: int, blocks: int, num_rates: int, flow_guided: bool = True):
         in_ch = 8 if flow_guided else 6
         # N/2 channels at H/2 (full width there would cost 21 of the encoder's 36 kMAC per pixel)

@@ -1,10 +1,10 @@
 """neuro-Res (Sec. III-E): the VAE engine on the prediction residual r_t = X_t - X̂p_t (eq. 8)."""
 from __future__ import annotations
 
-from nvc_core.models.vae import MainDecoder, MainEncoder, VAECoder
+from nvc_core.models.vae import MainDecoder, MainEncoder, VAEEngine
 
 
-class NeuroRes(VAECoder):
+class NeuroRes(VAEEngine):
     """r (B,3,H,W) -> ŷ (B,M,H/16,W/16), ẑ -> r̂ (B,3,H,W). Hyper and spatial priors only."""
 
     def __init__(self, n: int, m: int, blocks: int, num_rates: int):

@@ -16,10 +16,10 @@ import torch
 from torch import nn
 
 from nvc_core.entropy import integer
-from nvc_core.entropy.coder import FrameDecoder, FrameEncoder
 from nvc_core.entropy.factorized import Z_RANGE, FactorizedPrior
 from nvc_core.entropy.gaussian import SYMBOL_LIMIT
-from nvc_core.entropy.prior_aggregation import CodingParameters, PriorAggregation
+from nvc_core.entropy.latent_codec import CodedLatent, Conditions, EntropyBackend
+from nvc_core.entropy.prior_aggregation import PriorAggregation
 from nvc_core.layers import LAM, NLAM, conv, deconv
 from nvc_core.layers.blocks import residual_stack
 from nvc_core.quantization import quantize
@@ -83,25 +83,33 @@ class HyperDecoder(nn.Module):
         return self.net(z_hat)
 
 
+#: What Dm decodes: a frame or a residual (B,3,H,W), or for neuro-Motion the MCFs f^0..f^4.
+Decoded = torch.Tensor | list[torch.Tensor]
+#: The integer symbols of one engine's share of a frame: ẑ (1,N,h/4,w/4) and ŷ (1,M,h,w), float tensors.
+Symbols = tuple[torch.Tensor, torch.Tensor]
+
+
 @dataclass
 class CoderOutput:
     """Training forward pass: the main decoder's output and the likelihoods of ŷ and ẑ."""
-    decoded: object
+    decoded: Decoded
     y_hat: torch.Tensor
     likelihoods: dict[str, torch.Tensor]
 
 
 @dataclass
 class CodedLatents:
-    """One coder's share of a frame: the symbols ẑ and ŷ (float tensors), the parameters ŷ was coded
-    with, and the decoder output (frame, residual or MCFs)."""
-    z_hat: torch.Tensor
-    y_hat: torch.Tensor
-    y_parameters: CodingParameters
-    decoded: object
+    """One engine's share of a frame: ẑ and ŷ as coded (symbols and coding distribution), and what Dm
+    decoded from ŷ (None when only the latents were coded: :meth:`VAEEngine.code_latents`)."""
+    z: CodedLatent
+    y: CodedLatent
+    decoded: Decoded | None = None
+
+    def parts(self) -> dict[str, CodedLatent]:
+        return {"z": self.z, "y": self.y}
 
 
-class VAECoder(nn.Module):
+class VAEEngine(nn.Module):
     """Em, Dm, Eh, Dh, factorized prior for ẑ, PA for ŷ, and the per-rate gains."""
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, n: int, m: int, blocks: int,
@@ -138,23 +146,36 @@ class VAECoder(nn.Module):
         likelihoods = {"y": self.pa(y_hat, self.dh(z_hat), temporal), "z": self.z_prior(z_hat)}
         return CoderOutput(self.synthesis(y_hat, q), y_hat, likelihoods)
 
-    # -- coding (batch of one), into / from the frame's range-coder session ------------------------
+    # -- coding (batch of one), through a frame step's entropy backend ------------------------------
     @torch.no_grad()
-    def compress(self, x: torch.Tensor, q: int, temporal: torch.Tensor | None, coder: FrameEncoder) -> CodedLatents:
+    def select_symbols(self, x: torch.Tensor, q: int) -> Symbols:
+        """The encoder's choice of the integer latents of ``x`` (1,C,H,W) at rate point q: y and z = Eh(y)
+        rounded, within the coded alphabets. The decoder never calls this: a different choice (e.g. an
+        encoder-side refinement) changes the stream, not the decoder."""
         y = self.analysis(x, q)
         y_sym = torch.round(y).clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT)
         z_sym = torch.round(self.eh(y)).clamp(-Z_RANGE, Z_RANGE)
-        self.z_prior.compress(z_sym, coder)
-        parameters = self.pa.compress(y_sym, self.hyper_features(z_sym), temporal, coder)
-        return CodedLatents(z_sym, y_sym, parameters, self.synthesis(y_sym, q))
+        return z_sym, y_sym
 
     @torch.no_grad()
-    def decompress(self, coder: FrameDecoder, latent_hw: tuple[int, int], q: int,
-                   temporal: torch.Tensor | None = None, device: torch.device | str = "cpu") -> CodedLatents:
+    def code_latents(self, backend: EntropyBackend, symbols: Symbols | None, temporal: torch.Tensor | None,
+                     latent_hw: tuple[int, int]) -> CodedLatents:
+        """ẑ with the factorized prior, then ŷ with the PA given Dh(ẑ) and ``temporal``, through ``backend``
+        (``symbols`` None when the backend reads them from a payload). ``latent_hw``: (h, w) of ŷ."""
         h, w = latent_hw
-        z_sym = self.z_prior.decompress(coder, (self.z_prior.channels, h // 4, w // 4)).to(device)
-        y_sym, parameters = self.pa.decompress(coder, self.hyper_features(z_sym), temporal)
-        return CodedLatents(z_sym, y_sym, parameters, self.synthesis(y_sym, q))
+        z_sym, y_sym = symbols if symbols is not None else (None, None)
+        z = backend.code(self.z_prior, z_sym, Conditions((self.z_prior.channels, h // 4, w // 4)))
+        y = backend.code(self.pa, y_sym, Conditions((self.latent_channels, h, w), self.hyper_features(z.symbols),
+                                                     temporal))
+        return CodedLatents(z, y)
+
+    @torch.no_grad()
+    def code(self, backend: EntropyBackend, symbols: Symbols | None, q: int, temporal: torch.Tensor | None,
+             latent_hw: tuple[int, int]) -> CodedLatents:
+        """:meth:`code_latents`, then Dm: the frame, residual or MCFs the decoder gets at rate point q."""
+        latents = self.code_latents(backend, symbols, temporal, latent_hw)
+        latents.decoded = self.synthesis(latents.y.symbols, q)
+        return latents
 
     def hyper_features(self, z_sym: torch.Tensor) -> torch.Tensor:
         """Dh(ẑ) for coding, in integer arithmetic (:mod:`nvc_core.entropy.integer`): (1, k·M, h, w) int64
@@ -162,13 +183,8 @@ class VAECoder(nn.Module):
         return integer.converted(self.dh, integer.integer_network)(integer.to_fixed(z_sym))
 
     def min_bits(self, latent_hw: tuple[int, int]) -> float:
-        """Lower bound on the bits of this coder's share of a frame whose latent is ``latent_hw``."""
+        """Lower bound on the bits of this engine's share of a frame whose latent is ``latent_hw``."""
         return self.z_prior.min_bits(latent_hw[0] // 4, latent_hw[1] // 4)
-
-    def bit_maps(self, latents: CodedLatents) -> dict[str, np.ndarray]:
-        """Bits per element of ẑ and ŷ, (C,h,w) each, under the distributions they were coded with."""
-        y_bits = latents.y_parameters.bits(latents.y_hat)[0].cpu().numpy().astype(np.float32)
-        return {"z": self.z_prior.bits(latents.z_hat), "y": y_bits}
 
     def attention_modules(self) -> dict[str, nn.Module]:
         """The networks whose first NLAM mask the analyzer shows, by the name it shows them under."""

@@ -1,12 +1,13 @@
 """Check trained weights without range coding (``nvc train check``): runs where constriction is missing.
 
-One clip at one rate point, coded as the codec codes it (frame 1 intra, then P-frames, each from the
-8-bit reconstruction of the previous frame, with the encoder's flow hint on the padded source
-frames and the temporal prior on) but through the training-time forward passes in eval mode
-(rounding, as decoded). Per frame: the rate estimate bpp = −Σ log2 P(ŷ, ẑ) / pixels (the rate term
-of training), RGB PSNR of the MS-MCN prediction (P-frames) and of the reconstruction on the frame
-without its padding, and the training loss λ·255²·MSE + bpp (λ_inter = λ · ``inter_lambda_ratio``
-for P-frames). The bits of real streams come from ``nvc encode`` / ``nvc eval``.
+One clip at one rate point, coded as the codec codes it: through the codec's frame step
+(:class:`~nvc_core.frame_step.FrameStep`: frame 1 intra, then P-frames from the 8-bit reconstruction,
+the encoder's flow hint, the temporal prior on) with the estimate-only entropy backend instead of the
+range coder. Per frame: the rate estimate bpp = −Σ log2 P(ŷ, ẑ) / pixels under the distributions the
+range coder would use (a stream's payload is this plus its flush), RGB PSNR of the MS-MCN prediction
+(P-frames) and of the reconstruction on the frame without its padding, and the training loss
+λ·255²·MSE + bpp (λ_inter = λ · ``inter_lambda_ratio`` for P-frames). The bits of real streams come
+from ``nvc encode`` / ``nvc eval``.
 """
 from __future__ import annotations
 
@@ -16,17 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
+from nvc_core.defaults import DEFAULT_QUALITY
+
 DEFAULT_CLIP = Path(__file__).resolve().parents[2] / "resources" / "sample" / "carphone_30.y4m"
 
 
-def check_weights(weights: str | Path, clip: str | Path = DEFAULT_CLIP, quality: int = 3, frames: int = 8,
+def check_weights(weights: str | Path, clip: str | Path = DEFAULT_CLIP, quality: int = DEFAULT_QUALITY, frames: int = 8,
                   device: str = "cpu", inter_lambda_ratio: float = 0.25) -> dict:
-    import torch
-
-    from nvc_core.codec import frame_tensor, pad_frame, to_tensor, to_uint8
-    from nvc_core.flow_estimate import flow_tensor, padded_frame_flow
+    from nvc_core.frame_step import EstimateOnly, FrameStep, to_uint8
     from nvc_core.metrics import psnr
-    from nvc_core.train.losses import bpp
     from nvc_core.video_io import open_video
     from nvc_core.weights import load_model
 
@@ -35,28 +34,17 @@ def check_weights(weights: str | Path, clip: str | Path = DEFAULT_CLIP, quality:
         sources = video.read(frames)
     h, w = sources[0].shape[:2]
     lam = model.config.lambdas[quality]
-    rows, reference, state, previous = [], None, None, None
-    with torch.no_grad():
-        for t, rgb in enumerate(sources):
-            padded = pad_frame(rgb)
-            x = frame_tensor(padded, device)
-            if reference is None:
-                out = model.forward_intra(x, quality)
-                recon, prediction, likelihoods, lam_t = out.decoded, None, out.likelihoods, lam
-            else:
-                hint = (flow_tensor(padded_frame_flow(previous, padded, h, w), device) if model.motion.flow_guided
-                        else None)
-                out = model.forward_inter(reference, x, quality, state, True, hint)
-                recon, prediction, likelihoods, state = out.x_hat, out.prediction, out.likelihoods, out.state
-                lam_t = lam * inter_lambda_ratio
-            rec = to_uint8(recon, h, w)
-            rate = float(bpp(likelihoods, tuple(likelihoods), h * w)[0])
-            mse = float(np.mean((rec.astype(np.float64) - rgb) ** 2)) / 255.0 ** 2
-            rows.append({"frame": t, "type": "P" if prediction is not None else "I", "bpp": rate,
-                         "psnr": psnr(rgb, rec),
-                         "psnr_prediction": psnr(rgb, to_uint8(prediction, h, w)) if prediction is not None else None,
-                         "loss": lam_t * 255.0 ** 2 * mse + rate})
-            reference, previous = to_tensor(rec, device), padded
+    step = FrameStep(model, w, h, quality, gop=max(len(sources), 1))
+    rows = []
+    for t, rgb in enumerate(sources):
+        frame = step.code(EstimateOnly(), rgb, temporal_prior=True)
+        rate = sum(frame.bits_by_stream().values()) / (h * w)
+        mse = float(np.mean((frame.reconstruction.astype(np.float64) - rgb) ** 2)) / 255.0 ** 2
+        lam_t = lam if frame.frame_type == "I" else lam * inter_lambda_ratio
+        prediction = frame.prediction
+        rows.append({"frame": t, "type": frame.frame_type, "bpp": rate, "psnr": psnr(rgb, frame.reconstruction),
+                     "psnr_prediction": psnr(rgb, to_uint8(prediction, h, w)) if prediction is not None else None,
+                     "loss": lam_t * 255.0 ** 2 * mse + rate})
     p_frames = [r for r in rows if r["type"] == "P"]
     mean = (lambda key: float(np.mean([r[key] for r in p_frames]))) if p_frames else (lambda key: None)
     return {"weights": str(weights), "clip": str(clip), "size": f"{w}x{h}", "frames": len(rows),
@@ -66,11 +54,11 @@ def check_weights(weights: str | Path, clip: str | Path = DEFAULT_CLIP, quality:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("check", help="training-time bpp / PSNR / loss of weights on one clip (no range coding)",
+    p = subparsers.add_parser("check", help="estimated bpp / PSNR / loss of weights on one clip (no range coder)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("weights", help="weights file (.pt)")
     p.add_argument("--clip", default=str(DEFAULT_CLIP), help="video (default: the bundled sample)")
-    p.add_argument("--quality", type=int, default=3, help="rate point (default: %(default)s)")
+    p.add_argument("--quality", type=int, default=DEFAULT_QUALITY, help="rate point (default: %(default)s)")
     p.add_argument("--frames", type=int, default=8, help="frames from the start (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--json", help="write the result here")

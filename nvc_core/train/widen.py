@@ -33,7 +33,7 @@ from torch import nn
 
 from nvc_core.entropy.conv_lstm import ConvLSTM
 from nvc_core.layers.nlam import NLAM, NonLocalBlock
-from nvc_core.models.vae import HyperDecoder, VAECoder
+from nvc_core.models.vae import HyperDecoder, VAEEngine
 
 
 @dataclass(frozen=True)
@@ -71,12 +71,12 @@ def layouts(model: nn.Module) -> tuple[dict[str, Layout], set[str]]:
             found[prefix + "phi.weight"] = Layout(1, 0, zero_new_outputs=True)
             found[prefix + "phi.bias"] = Layout(None, 0, zero_new_outputs=True)
     for name, module in model.named_modules():     # last: it refines the layouts of the coder's layers
-        if isinstance(module, VAECoder):
+        if isinstance(module, VAEEngine):
             _silent_latents(module, f"{name}." if name else "", found)
     return found, fixed
 
 
-def _silent_latents(coder: VAECoder, prefix: str, found: dict[str, Layout]) -> None:
+def _silent_latents(coder: VAEEngine, prefix: str, found: dict[str, Layout]) -> None:
     """New latent channels start at zero in Em (its last conv and the residual blocks of its final NLAM
     write zero into them) and are read with fresh weights by the convolutions of Dm's first NLAM that
     see ŷ itself."""

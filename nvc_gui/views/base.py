@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QVBoxLayout, QW
 from nvc_core.analysis import FrameAnalysis
 from nvc_gui.encoding import Encoding
 from nvc_gui.views.image_view import ImageView
+from nvc_gui.views.scale import ColourScale
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class FrameContext:
     def padded_size(self) -> tuple[int, int]:
         """(height, width) of the frame padded to a multiple of 64, as the networks saw it: what every
         latent-resolution map (bit maps, NLAM masks) covers."""
-        from nvc_core.codec import padded_size    # loaded by the worker by the time frames exist
+        from nvc_core.frame_step import padded_size    # loaded by the worker by the time frames exist
         return padded_size(*self.frame_size)
 
     def latent_cell(self, shape: tuple[int, ...]) -> int:
@@ -78,14 +79,15 @@ def coder_rank(key: str) -> int:
 
 
 class ChooserImageView(QWidget):
-    """A map view: a key chooser (plus optional extra controls) and an "over frame" switch above one
-    ImageView. Subclasses draw the current frame's map in ``_redraw``."""
+    """A map view: a key chooser (plus optional extra controls), an "over frame" switch and a colour
+    scale above one ImageView. Subclasses draw the current frame's map in ``_redraw``."""
 
     OVERLAY_OPACITY = 0.6
 
     def __init__(self, chooser: KeyChooser, image: ImageView, extra: tuple[QWidget, ...] = ()):
         super().__init__()
         self.chooser, self.image = chooser, image
+        self.scale = ColourScale()
         self.overlay = QCheckBox("over frame")
         chooser.setMinimumContentsLength(8)
         chooser.setSizeAdjustPolicy(KeyChooser.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -98,10 +100,12 @@ class ChooserImageView(QWidget):
         layout.setSpacing(2)
         layout.addWidget(chooser)
         layout.addLayout(options)
+        layout.addWidget(self.scale)
         layout.addWidget(image, stretch=1)
         self._context: FrameContext | None = None
         chooser.currentTextChanged.connect(self._redraw)
         self.overlay.toggled.connect(self._redraw)
+        self.scale.changed.connect(self._redraw)
 
     def image_views(self) -> list[ImageView]:
         return [self.image]
@@ -112,9 +116,9 @@ class ChooserImageView(QWidget):
             return record.reconstruction, self.OVERLAY_OPACITY
         return None, 1.0
 
-    def clear(self) -> None:
+    def reset(self) -> None:
         self._context = None
-        self.image.clear()
+        self.image.reset()
 
     def _redraw(self) -> None:
         raise NotImplementedError

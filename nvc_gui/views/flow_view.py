@@ -89,13 +89,15 @@ class FlowView(QWidget):
     def image_views(self) -> list[ImageView]:
         return list(self.scales)
 
-    def clear(self) -> None:
+    def reset(self) -> None:
         self._context = None
         for view, arrows in zip(self.scales, self._arrows):
-            view.clear()
+            view.reset()
             arrows.setData([], [])
         self.hint.set_full_text("")
+        self.readout.set_full_text("")
         self._bars.setData([0, 1], [0])
+        self.histogram.enableAutoRange()
 
     def show_frame(self, context: FrameContext) -> None:
         self._context = context

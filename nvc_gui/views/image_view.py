@@ -45,18 +45,34 @@ class ElidedLabel(QLabel):
         self.setText(metrics.elidedText(self._full or " ", Qt.TextElideMode.ElideRight, max(self.width(), 10)))
 
 
+class WrappedTitle(QLabel):
+    """A panel title that wraps onto a second line rather than hide its end (totals come first and
+    stay readable); its height is fixed, so that a new title never lays out the window again."""
+
+    LINES = 2
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.setWordWrap(True)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(self.LINES * QFontMetrics(self.font()).lineSpacing() + 2)
+
+
 class ImageView(QWidget):
-    """Shows an RGB image, or a scalar map with a colour bar (optionally over a faded RGB frame)."""
+    """Shows an RGB image, or a scalar map with a colour bar (optionally over a faded RGB frame); at
+    high zoom the value of every pixel (or latent cell) is written in it."""
 
     activated = Signal(object)          # self, when the user clicks into the view
     maximise_requested = Signal(object)  # self, on a double click
     hovered = Signal(float, float)      # frame coordinates under the mouse
 
+    MIN_PIXEL_FOR_VALUES = 44           # screen pixels a value cell needs before its value is drawn
+
     def __init__(self, title: str, colormap: str = "viridis", parent: QWidget | None = None):
         super().__init__(parent)
         self.title = title
-        self._title = ElidedLabel(title)
-        self._title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._title = WrappedTitle(title)
         self._graphics = pg.GraphicsLayoutWidget()
         self._graphics.setMinimumSize(60, 40)
         self.view = self._graphics.addViewBox(row=0, col=0, lockAspect=True, invertY=True,
@@ -70,12 +86,13 @@ class ImageView(QWidget):
         self._outline.setZValue(20)
         self.view.addItem(self._outline)
         self.grid = LatentGrid(self.view)
+        self.values = CellNumbers(self.view, self.MIN_PIXEL_FOR_VALUES, z=13)
         self._colormap = pg.colormap.get(colormap)
         self.colorbar = pg.ColorBarItem(colorMap=self._colormap, interactive=False, width=12)
         self.colorbar.setImageItem(self._scalar)
         self._graphics.addItem(self.colorbar, row=0, col=1)
         self._readout = ElidedLabel()
-        layout = QVBoxLayout(self)
+        self._layout = layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self._title)
@@ -85,6 +102,7 @@ class ImageView(QWidget):
         self._unit = ""
         self._frame_size: Extent | None = None
         self._extent: Extent | None = None       # what the read-out values cover
+        self._cover: Extent | None = None        # what the top layer covers (frame, or padded frame)
         self._cursor: QPointF | None = None      # last mouse position, frame coordinates
         self._native: Callable[[], np.ndarray] | None = None   # the top layer as RGB, on demand
         scene = self._graphics.scene()
@@ -95,11 +113,22 @@ class ImageView(QWidget):
     def image_views(self) -> list["ImageView"]:
         return [self]
 
+    def add_controls(self, widget: QWidget) -> None:
+        """A row of controls under the title (e.g. a colour scale)."""
+        self._layout.insertWidget(1, widget)
+
     def set_title(self, text: str) -> None:
-        self._title.set_full_text(text)
+        self._title.setText(text)
+        self._title.setToolTip(text)
 
     def title_text(self) -> str:
-        return self._title.full_text()
+        return self._title.text()
+
+    def reset(self, message: str = "") -> None:
+        """As new: the default title, nothing shown, no read-out (a clip closed or failed)."""
+        self.set_title(self.title)
+        self._frame_size = None
+        self.clear(message)
 
     def clear(self, message: str = "") -> None:
         """Show nothing (with `message` as the read-out, e.g. why there is nothing to show)."""
@@ -108,8 +137,13 @@ class ImageView(QWidget):
         self.colorbar.hide()
         self._outline.hide()
         self.grid.clear()
+        self.values.clear()
         self._values = self._native = None
         self._readout.set_full_text(message)
+
+    def has_frame(self) -> bool:
+        """Whether a frame was shown since the last reset."""
+        return self._frame_size is not None
 
     def set_rgb(self, image: np.ndarray, frame_size: Extent, values: np.ndarray | None = None,
                 unit: str = "", extent: Extent | None = None) -> None:
@@ -153,6 +187,10 @@ class ImageView(QWidget):
 
         self._set_readout(data if values is None else values, unit, extent or frame_size, native)
 
+    def levels(self) -> tuple[float, float] | None:
+        """The colour bar's levels of the scalar map shown (None: no scalar map)."""
+        return tuple(self.colorbar.levels()) if self.colorbar.isVisible() else None
+
     def native_image(self) -> np.ndarray | None:
         """The top layer at its own resolution as RGB uint8 (what "save view" writes)."""
         return None if self._native is None else self._native()
@@ -176,8 +214,9 @@ class ImageView(QWidget):
         extent_h, extent_w = extent or frame_size
         item.setImage(data, **options)
         item.setRect(QRectF(0, 0, extent_w, extent_h))
-        if self._frame_size != frame_size:
-            self._frame_size = frame_size
+        cover = (max(extent_h, frame_size[0]), max(extent_w, frame_size[1]))
+        if self._frame_size != frame_size or self._cover != cover:
+            self._frame_size, self._cover = frame_size, cover
             self.fit()
 
     def _outline_frame(self, frame_size: Extent, extent: Extent | None) -> None:
@@ -187,14 +226,16 @@ class ImageView(QWidget):
         self._outline.setVisible(extent is not None and tuple(extent) != tuple(frame_size))
 
     def fit(self) -> None:
-        """Show the whole frame."""
-        if self._frame_size is not None:
-            height, width = self._frame_size
+        """Show the whole frame, and the padded part of a latent map that reaches past it."""
+        if self._cover is not None:
+            height, width = self._cover
             self.view.setRange(QRectF(0, 0, width, height), padding=0)
 
     def _set_readout(self, values: np.ndarray, unit: str, extent: Extent,
                      native: Callable[[], np.ndarray]) -> None:
         self._values, self._unit, self._extent, self._native = values, unit, extent, native
+        rows, cols = values.shape[:2]
+        self.values.set_cells(values, extent[0] / rows, extent[1] / cols, self._frame_size, _cell_text)
         self._update_readout()
 
     def _on_mouse_moved(self, position: QPointF) -> None:
@@ -224,13 +265,78 @@ class ImageView(QWidget):
         return self._readout.full_text()
 
 
+class CellNumbers:
+    """Numbers written inside the cells of a regular grid (pixels of an image, cells of a latent)
+    once the cells are large enough on screen to hold them; only the visible cells, at the centre
+    of their part inside the frame."""
+
+    MAX_TEXTS = 4000
+
+    def __init__(self, view: pg.ViewBox, min_cell: int, z: float):
+        self._view, self._min_cell, self._z = view, min_cell, z
+        self._texts: list[pg.TextItem] = []
+        self._values: np.ndarray | None = None
+        self._cell = (1.0, 1.0)
+        self._limit: Extent = (0, 0)
+        self._text: Callable[[np.ndarray], str] = str
+        view.sigRangeChanged.connect(lambda *_args: self.update())
+
+    def clear(self) -> None:
+        self._values = None
+        self.update()
+
+    def set_cells(self, values: np.ndarray, cell_h: float, cell_w: float, frame_size: Extent | None,
+                  text: Callable[[np.ndarray], str]) -> None:
+        """Cells of `cell_h` x `cell_w` frame pixels holding `values` `(rows, cols, ...)`; numbers
+        are written only inside `frame_size`."""
+        self._values, self._cell, self._text = values, (cell_h, cell_w), text
+        self._limit = frame_size or (values.shape[0] * cell_h, values.shape[1] * cell_w)
+        self.update()
+
+    def update(self) -> None:
+        for text in self._texts:
+            text.hide()
+        if self._values is None:
+            return
+        (x0, x1), (y0, y1) = self._view.viewRange()
+        cell_h, cell_w = self._cell
+        screen_cell = min(cell_w, cell_h) * self._view.width() / max(x1 - x0, 1e-6)
+        if screen_cell < self._min_cell:
+            return
+        limit_h, limit_w = self._limit
+        rows = min(self._values.shape[0], int(np.ceil(limit_h / cell_h)))
+        cols = min(self._values.shape[1], int(np.ceil(limit_w / cell_w)))
+        r0, r1 = max(int(y0 // cell_h), 0), min(int(y1 // cell_h) + 1, rows)
+        c0, c1 = max(int(x0 // cell_w), 0), min(int(x1 // cell_w) + 1, cols)
+        cells = [(r, c) for r in range(r0, r1) for c in range(c0, c1)][:self.MAX_TEXTS]
+        font = QFont()
+        font.setPixelSize(int(min(max(screen_cell / 3.6, 8), 16)))
+        while len(self._texts) < len(cells):
+            text = pg.TextItem(color=(255, 255, 255), anchor=(0.5, 0.5), fill=pg.mkBrush(0, 0, 0, 120))
+            text.setZValue(self._z)
+            self._view.addItem(text)
+            self._texts.append(text)
+        for text, (r, c) in zip(self._texts, cells):
+            text.setFont(font)
+            text.setText(self._text(self._values[r, c]))
+            # the centre of the cell's part inside the frame: a cell past its edge keeps its number
+            x = (c * cell_w + min((c + 1) * cell_w, limit_w)) / 2
+            y = (r * cell_h + min((r + 1) * cell_h, limit_h)) / 2
+            text.setPos(x, y)
+            text.show()
+
+    def shown(self) -> list[tuple[QPointF, str]]:
+        """(position, text) of the numbers drawn."""
+        return [(t.pos(), t.textItem.toPlainText()) for t in self._texts if t.isVisible()]
+
+
 class LatentGrid:
     """The latent-grid overlay of a view: the cells of a latent (16x16 frame pixels for ŷ, 64x64
-    for ẑ) as lines, their bits as a heat map of adjustable opacity, and each cell's bits written in
-    it when the cells are large enough on screen to hold the number."""
+    for ẑ) as lines, their bits as a heat map of adjustable opacity, each cell's bits written in it
+    when the cells are large enough on screen to hold the number, and the frame's edge (cells of the
+    padded frame reach past it)."""
 
     MIN_CELL_FOR_TEXT = 26       # screen pixels a cell needs before its number is drawn
-    MAX_TEXTS = 4000
 
     def __init__(self, view: pg.ViewBox):
         self._view = view
@@ -238,24 +344,27 @@ class LatentGrid:
         self._heat.setZValue(10)
         self._lines = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen((0, 255, 255, 200), width=1))
         self._lines.setZValue(11)
-        for item in (self._heat, self._lines):
+        self._edge = QGraphicsRectItem()
+        self._edge.setPen(pg.mkPen((255, 255, 0), width=2, cosmetic=True))
+        self._edge.setZValue(12)
+        for item in (self._heat, self._lines, self._edge):
             view.addItem(item)
-        self._texts: list[pg.TextItem] = []
+        self._numbers = CellNumbers(view, self.MIN_CELL_FOR_TEXT, z=12)
         self._cell = 0
         self._bits: np.ndarray | None = None
-        view.sigRangeChanged.connect(lambda *_args: self._update_texts())
         self.clear()
 
     def clear(self) -> None:
         self._heat.clear()
         self._heat.hide()
+        self._edge.hide()
         self._lines.setData([], [])
         self._bits = None
-        self._update_texts()
+        self._numbers.clear()
 
     def set_cells(self, bits: np.ndarray, cell: int, frame_size: Extent, opacity: float) -> None:
         """Draw the grid of `cell`-pixel cells with `bits` `(rows, cols)` per cell (the cells that
-        touch the frame; those past it are not drawn)."""
+        touch the frame; those past it are not drawn), coloured from 0 to the largest."""
         height, width = frame_size
         rows, cols = -(-height // cell), -(-width // cell)
         bits = bits[:rows, :cols]
@@ -272,7 +381,9 @@ class LatentGrid:
         y_lines = np.tile([0, cols * cell], rows + 1), np.stack([ys, ys], -1).ravel()
         self._lines.setData(np.concatenate([x_lines[0], y_lines[0]]).astype(float),
                             np.concatenate([x_lines[1], y_lines[1]]).astype(float))
-        self._update_texts()
+        self._edge.setRect(QRectF(0, 0, width, height))
+        self._edge.setVisible(rows * cell != height or cols * cell != width)
+        self._numbers.set_cells(bits, cell, cell, frame_size, bits_text)
 
     def cell_bits(self) -> np.ndarray | None:
         """The bits per cell as drawn."""
@@ -282,36 +393,13 @@ class LatentGrid:
         """Where cell (row, col) is, in frame coordinates."""
         return QRectF(col * self._cell, row * self._cell, self._cell, self._cell)
 
-    def _update_texts(self) -> None:
-        """Numbers in the cells that are visible and large enough on screen."""
-        for text in self._texts:
-            text.hide()
-        if self._bits is None:
-            return
-        (x0, x1), (y0, y1) = self._view.viewRange()
-        screen_cell = self._cell * self._view.width() / max(x1 - x0, 1e-6)
-        if screen_cell < self.MIN_CELL_FOR_TEXT:
-            return
-        rows, cols = self._bits.shape
-        r0, r1 = max(int(y0 // self._cell), 0), min(int(y1 // self._cell) + 1, rows)
-        c0, c1 = max(int(x0 // self._cell), 0), min(int(x1 // self._cell) + 1, cols)
-        cells = [(r, c) for r in range(r0, r1) for c in range(c0, c1)][:self.MAX_TEXTS]
-        font = QFont()
-        font.setPixelSize(int(min(max(screen_cell / 3.2, 8), 16)))
-        while len(self._texts) < len(cells):
-            text = pg.TextItem(color=(255, 255, 255), anchor=(0.5, 0.5), fill=pg.mkBrush(0, 0, 0, 120))
-            text.setZValue(12)
-            self._view.addItem(text)
-            self._texts.append(text)
-        for text, (r, c) in zip(self._texts, cells):
-            text.setFont(font)
-            text.setText(bits_text(self._bits[r, c]))
-            text.setPos((c + 0.5) * self._cell, (r + 0.5) * self._cell)
-            text.show()
+    def edge_rect(self) -> QRectF | None:
+        """The frame edge drawn over the grid (None: the cells end at the frame's edge)."""
+        return self._edge.rect() if self._edge.isVisible() else None
 
     def shown_numbers(self) -> list[tuple[QPointF, str]]:
         """(position, text) of the numbers drawn."""
-        return [(t.pos(), t.textItem.toPlainText()) for t in self._texts if t.isVisible()]
+        return self._numbers.shown()
 
 
 class ViewLink:
@@ -388,3 +476,9 @@ def bits_text(bits: float) -> str:
 
 def _format(value) -> str:
     return f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
+def _cell_text(values) -> str:
+    """A pixel's values in it: one per line (R, G, B), numbers in at most 4 significant digits."""
+    values = np.atleast_1d(values)
+    return "\n".join(f"{v:.3g}" if isinstance(v, (float, np.floating)) else str(v) for v in values)

@@ -1,5 +1,5 @@
-"""The pixel read-out: at the position under the cursor (any view), R'G'B' and Y'CbCr (BT.709,
-limited range, 8-bit code values, `nvc_core.color`) of the original, the reconstruction, the MS-MCN
+"""The pixel read-out: at the position under the cursor (any view), R'G'B' and Y'CbCr (the stream's
+matrix, limited range, 8-bit code values, `nvc_core.color`) of the original, the reconstruction, the MS-MCN
 prediction and the error original − reconstruction."""
 
 import numpy as np
@@ -20,15 +20,16 @@ def pixel_values(context: FrameContext, x: int, y: int) -> dict[str, np.ndarray 
     prediction = None if record.prediction is None else to_8bit(record.prediction[y:y + 1, x:x + 1])
     images = {"original": None if record.original is None else record.original[y:y + 1, x:x + 1],
               "reconstruction": record.reconstruction[y:y + 1, x:x + 1], "prediction": prediction}
-    values = {name: None if image is None else _rgb_yuv(image) for name, image in images.items()}
+    matrix = context.encoding.matrix
+    values = {name: None if image is None else _rgb_yuv(image, matrix) for name, image in images.items()}
     original, reconstruction = values["original"], values["reconstruction"]
     values[ROWS[3]] = None if original is None else original - reconstruction
     return values
 
 
-def _rgb_yuv(pixel: np.ndarray) -> np.ndarray:
+def _rgb_yuv(pixel: np.ndarray, matrix: str) -> np.ndarray:
     """R, G, B, Y', Cb, Cr of a (1, 1, 3) uint8 pixel, as int."""
-    yuv = [int(plane[0, 0]) for plane in rgb_to_yuv444(np.ascontiguousarray(pixel))]
+    yuv = [int(plane[0, 0]) for plane in rgb_to_yuv444(np.ascontiguousarray(pixel), matrix)]
     return np.array([*map(int, pixel[0, 0]), *yuv])
 
 
@@ -44,14 +45,14 @@ class PixelView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.setToolTip("R'G'B' and Y'CbCr (BT.709, limited range) 8-bit code values; the "
+        self.table.setToolTip("R'G'B' and Y'CbCr (the stream's matrix, limited range) 8-bit code values; the "
                               "prediction rounded to 8 bits as the codec rounds")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.position)
         layout.addWidget(self.table)
 
-    def clear(self) -> None:
+    def reset(self) -> None:
         self.position.setText("move the mouse over a view")
         self.table.clearContents()
 
