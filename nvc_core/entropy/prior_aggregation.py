@@ -196,6 +196,8 @@ class IntegerPriorAggregation:
                        ) -> tuple[torch.Tensor, torch.Tensor]:
         """Coding (μ, σ) (1,C,H,W) float64 from the known symbols (1,C,H,W) (zeros where not yet
         decoded), the integer hyper features (1,k·C,H,W) and temporal prior (1,k'·C,H,W) or None."""
+        if hyper.dtype != torch.int64 or (temporal is not None and temporal.dtype != torch.int64):
+            raise TypeError("the integer PA takes the integer hyper features and temporal prior")
         _, c, h, w = known.shape
         r = self.radius
         padded = F.pad(integer.to_fixed(known[0]), (r, r, r, r, r, r))  # (C+2r, H+2r, W+2r)
