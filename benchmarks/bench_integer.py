@@ -78,7 +78,7 @@ def recost(model, records) -> dict[str, float]:
             hyper = integer.converted(coder.dh, integer.integer_network)(integer.to_fixed(zt))
             pa = integer.converted(coder.pa, IntegerPriorAggregation)
             mean, scale = pa.parameters_for(known, hyper, temporal_i)
-            bits["integer"] += _z_bits(coder.z_prior.pmf_table(), z) + float(coding_bits(y, mean, scale, lo, hi).sum())
+            bits["integer"] += _z_bits(coder.z_prior.table().pmf, z) + float(coding_bits(y, mean, scale, lo, hi).sum())
             if name == "motion":
                 state_f = model.motion.update_state(y, state_f)
                 state_i = integer.converted(model.motion.tum, IntegerConvLSTM)(y, state_i)

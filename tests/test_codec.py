@@ -9,7 +9,7 @@ import pytest
 from nvc_core.analysis import Analysis
 from nvc_core.bitstream import CRC_BYTES, gop_ends, read_stream
 from nvc_core.codec import decode_video, encode_video, recost_motion
-from nvc_core.errors import BitstreamError
+from nvc_core.errors import BitstreamError, DriftError
 from nvc_core.models.nvc import NVCConfig
 from nvc_core.weights import load_model, random_model, save_weights
 

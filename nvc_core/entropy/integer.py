@@ -280,13 +280,19 @@ class _NonLocal:
 
 
 class _Attention:
-    """NLAM / LAM: x + trunk(x) · σ(mask(x))."""
+    """NLAM / LAM: x + trunk(x) · σ(mask(x)). The mask logits are also handed to the forward hooks of
+    the float module's mask branch (as floats), so that :func:`nvc_core.layers.nlam.record_masks` shows
+    the mask the integer path used."""
 
     def __init__(self, module: NLAM | LAM):
         self.trunk, self.mask = integer_network(module.trunk), integer_network(module.mask_branch)
+        self.mask_branch = module.mask_branch
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return x + shift_round(self.trunk(x) * sigmoid(self.mask(x)), GATE_FRAC)
+        logits = self.mask(x)
+        for hook in list(self.mask_branch._forward_hooks.values()):
+            hook(self.mask_branch, (), logits.double() / (1 << FRAC))
+        return x + shift_round(self.trunk(x) * sigmoid(logits), GATE_FRAC)
 
 
 def integer_network(module: nn.Module, linear: bool = False):
