@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nvc_core.analysis import Analysis  # noqa: E402
 from nvc_core.bitstream import gop_ends, read_stream, varint  # noqa: E402
 from nvc_core.codec import encode_video  # noqa: E402
+from nvc_core.resources import SAMPLE_CLIP  # noqa: E402
 from nvc_core.weights import load_model  # noqa: E402
 
-SAMPLE = Path(__file__).resolve().parents[1] / "resources" / "sample" / "carphone_30.y4m"
 #: (bytes per frame besides the varint and payload, bytes per GOP, header CRC bytes)
 LAYOUTS = {"v2": (8 + 4, 0, 4), "frame16": (2 + 2, 0, 2), "v3": (1, 4, 2), "gop": (0, 8, 2)}
 
@@ -55,7 +55,7 @@ def measure(clip: Path, quality: int, frames: int, gop: int, model) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clip", type=Path, default=SAMPLE)
+    parser.add_argument("--clip", type=Path, default=SAMPLE_CLIP)
     parser.add_argument("--qualities", default="1,3")
     parser.add_argument("--frames", type=int, default=6)
     parser.add_argument("--gop", type=int, default=12)

@@ -17,8 +17,8 @@ import threading
 import time
 import traceback
 
-from nvc_core.bitstream import MAX_GOP, MAX_QUALITY, MAX_U32
-from nvc_core.defaults import DEFAULT_GOP, DEFAULT_QUALITY
+from nvc_core.bitstream import MAX_GOP, MAX_U32
+from nvc_core.defaults import DEFAULT_GOP, DEFAULT_QUALITY, MAX_EFFORT
 from nvc_core.errors import Cancelled, NVCError
 
 EXIT_USAGE = 2
@@ -73,6 +73,23 @@ def _bounded(low: int, high: int):
     return parse
 
 
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+#: Suffixes of the videos and images nvc reads or writes: an .nvc bitstream is never given one.
+NOT_BITSTREAM = (".y4m", ".yuv", ".png", ".jpg", ".jpeg", ".mp4", ".avi", ".mkv", ".mov", ".h264", ".264")
+
+
+def _check_quality(quality: int, model) -> None:
+    """The rate point against the model's (the same message below 0 and above the top)."""
+    if not 0 <= quality < model.num_rates:
+        raise NVCError(f"argument --quality: must be in 0..{model.num_rates - 1}, got {quality}")
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", default=None,
                    help="weights file (.pt), or 'random'; default: the bundled weights")
@@ -88,12 +105,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     enc = sub.add_parser("encode", help="encode a video into an .nvc bitstream")
     enc.add_argument("input", help=".y4m, .yuv (_WxH in the name or --size), .mp4/.avi/.mkv, or a PNG folder")
     enc.add_argument("-o", "--output", required=True, metavar="OUT.nvc")
-    enc.add_argument("--quality", type=_bounded(0, MAX_QUALITY), default=DEFAULT_QUALITY,
-                     help=f"rate point, 0 = lowest rate (default {DEFAULT_QUALITY})")
+    enc.add_argument("--quality", type=_integer, default=DEFAULT_QUALITY,
+                     help=f"rate point, 0 = lowest rate, up to the model's number of rates - 1 (default {DEFAULT_QUALITY})")
     enc.add_argument("--gop", type=_bounded(1, MAX_GOP), default=DEFAULT_GOP,
                      help=f"intra period; 1 = every frame intra (default {DEFAULT_GOP})")
     enc.add_argument("--frames", type=_bounded(1, MAX_U32), default=None, help="code at most N frames")
     enc.add_argument("--no-temporal-prior", action="store_true", help="code motion features without the TUM prior")
+    enc.add_argument("--effort", type=_bounded(0, MAX_EFFORT), default=0,
+                     help=f"encoder effort 0..{MAX_EFFORT}: gradient steps refining the latents of every frame "
+                          "for rate + distortion (slower encoding, same decoder); 0 = off (default)")
     enc.add_argument("--recon", metavar="REC", help="write the reconstruction: .y4m or a PNG folder (no suffix)")
     enc.add_argument("--size", type=_size, help="WxH of a raw .yuv input")
     enc.add_argument("--matrix", choices=("bt709", "bt601"), default="bt709",
@@ -123,21 +143,32 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 class Progress:
     """Per-frame progress on stderr with the elapsed time and an estimate of the time left: a bar
-    redrawn in place on a terminal, one plain line per frame otherwise."""
+    redrawn in place on a terminal, one plain line per frame otherwise. A frame is named by its index
+    (from 0, as in every message, the stats and ``nvc info``), followed by how many are done.
+
+    The estimate appears once ``TIMED`` frames after the first are done, from their mean time: the
+    first frame (an I-frame, plus the start-up of the kernels) is no guide to the P-frames."""
 
     BAR = 24
+    TIMED = 2
 
     def __init__(self, verb: str, stream=None):
         self.verb, self.stream = verb, stream or sys.stderr
         self.tty = self.stream.isatty()
         self.start = time.monotonic()
+        self.first_done: float | None = None
         self.open_line = False
 
     def __call__(self, record, done: int, total: int | None) -> None:
-        elapsed = time.monotonic() - self.start
-        left = f", {_clock(elapsed / done * (total - done))} left" if total else ""
+        now = time.monotonic()
+        elapsed = now - self.start
+        if self.first_done is None:
+            self.first_done = now
+        timed = done - 1                     # frames after the first
+        left = (f", {_clock((now - self.first_done) / timed * (total - done))} left"
+                if total and timed >= self.TIMED else "")
         metric = f" {record.psnr_rgb:6.2f} dB" if record.psnr_rgb is not None else ""
-        text = (f"{self.verb} frame {done}/{total or '?'} {record.frame_type} {record.bits:8d} bits{metric}"
+        text = (f"{self.verb} frame {done - 1} ({done}/{total or '?'}) {record.frame_type} {record.bits:8d} bits{metric}"
                 f"  {_clock(elapsed)} elapsed{left}")
         if self.tty:
             filled = self.BAR * done // total if total else 0
@@ -177,13 +208,18 @@ def cmd_encode(args) -> int:
     from nvc_core.codec import encode_video
     from nvc_core.outputs import check_outputs
     check_outputs([args.input], [args.output, args.recon, args.stats])
+    if args.output.lower().endswith(NOT_BITSTREAM):
+        raise NVCError(f"-o {args.output}: an .nvc bitstream is written there, not a video; name it .nvc "
+                       "(--recon writes the reconstructed video)")
     model = _load(args)
+    _check_quality(args.quality, model)
     progress = Progress("encode")
     try:
         result = encode_video(args.input, args.output, model, quality=args.quality, gop=args.gop,
                               frames=args.frames, temporal_prior=not args.no_temporal_prior,
                               recon_path=args.recon, stats_path=args.stats, size=args.size, matrix=args.matrix,
-                              analysis=Analysis.STATS if args.stats else Analysis.NONE, on_frame=progress)
+                              analysis=Analysis.STATS if args.stats else Analysis.NONE, on_frame=progress,
+                              effort=args.effort)
     finally:
         progress.close()
     s = result.summary()
@@ -221,7 +257,7 @@ def cmd_info(args) -> int:
           f"{h.fps_num}/{h.fps_den} fps, GOP {h.gop}, quality {h.quality}, "
           f"{h.matrix} {'full' if h.full_range else 'limited'} range, weights {h.weights_id.hex()}")
     print(f"{'frame':>5} {'type':>4} {'TP':>2} {'bits':>9}")
-    for i, c in enumerate(chunks):
+    for i, c in enumerate(chunks):          # frame 0 is the first, as in the stats, the analyzer and the errors
         print(f"{i:5d} {c.frame_type:>4} {'on' if c.temporal_prior else '--':>2} {8 * c.nbytes:9d}")
     return 0
 

@@ -91,8 +91,9 @@ class VideoEncoder:
     """Encodes frames one by one into packed frame chunks (range-encode backend of the frame step)."""
 
     def __init__(self, model: NVC, width: int, height: int, quality: int, gop: int, temporal_prior: bool = True,
-                 matrix: str = "bt709", analysis: Analysis = Analysis.FULL, threads: int | None = None):
-        self.step = FrameStep(model, width, height, quality, gop, threads)
+                 matrix: str = "bt709", analysis: Analysis = Analysis.FULL, threads: int | None = None,
+                 effort: int = 0):
+        self.step = FrameStep(model, width, height, quality, gop, threads, effort)
         self.temporal_prior, self.matrix, self.analysis = temporal_prior, matrix, analysis
 
     def encode_frame(self, rgb: np.ndarray) -> tuple[bytes, FrameAnalysis]:
@@ -204,9 +205,10 @@ def encode_video(input_path: str | os.PathLike, output_path: str | os.PathLike, 
                  temporal_prior: bool = True, recon_path: str | os.PathLike | None = None,
                  stats_path: str | os.PathLike | None = None, size: tuple[int, int] | None = None,
                  matrix: str = "bt709", analysis: Analysis = Analysis.FULL, on_frame: OnFrame | None = None,
-                 should_stop: ShouldStop | None = None) -> CodingResult:
+                 should_stop: ShouldStop | None = None, effort: int = 0) -> CodingResult:
     """Encode ``input_path`` into ``output_path``, with the reconstruction (``recon_path``) and STATS.json
-    (``stats_path``) if asked: all or nothing, every output path checked before coding."""
+    (``stats_path``) if asked: all or nothing, every output path checked before coding. ``effort``:
+    encoder-side latent refinement (:mod:`nvc_core.refine`; 0 = off), a slower encoder, the same decoder."""
     check_outputs([input_path], [output_path, recon_path, stats_path])
     if frames is not None and frames < 1:
         raise NVCError("--frames must be at least 1")
@@ -217,7 +219,8 @@ def encode_video(input_path: str | os.PathLike, output_path: str | os.PathLike, 
         fps = Fraction(reader.fps)
         header = StreamHeader(reader.width, reader.height, 0, gop, quality, model.weights_id, matrix,
                               False, fps.numerator, fps.denominator)
-        encoder = VideoEncoder(model, reader.width, reader.height, quality, gop, temporal_prior, matrix, analysis)
+        encoder = VideoEncoder(model, reader.width, reader.height, quality, gop, temporal_prior, matrix, analysis,
+                               effort=effort)
         header.check()
         stream = PendingFile(output_path)
         writer = stats = None

@@ -8,3 +8,5 @@ DEFAULT_GOP = 12
 #: anchors) took 23 min (1364 s, 0.8 GB peak RSS) on this project's 2-core machine with other jobs
 #: running (load average 4 to 7).
 DEFAULT_EVAL_FRAMES = 8
+#: Highest encoder effort (``--effort``): 0 = no latent refinement (:mod:`nvc_core.refine`).
+MAX_EFFORT = 3

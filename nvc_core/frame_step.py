@@ -37,8 +37,9 @@ from nvc_core.env import coding_env
 from nvc_core.errors import NVCError, VideoError
 from nvc_core.flow_estimate import flow_tensor, padded_frame_flow
 from nvc_core.models.neuro_motion import State
-from nvc_core.models.nvc import NVC, PAD_MULTIPLE
+from nvc_core.models.nvc import INTER_LAMBDA_RATIO, NVC, PAD_MULTIPLE
 from nvc_core.models.vae import CodedLatents, Symbols, VAEEngine
+from nvc_core.refine import EFFORT_STEPS, check_effort, refine_latents
 
 __all__ = ["FrameStep", "CodedFrame", "FrameType", "EntropyBackend", "RangeEncode", "RangeDecode", "EstimateOnly",
            "check_settings", "padded_size", "pad_frame", "frame_tensor", "to_tensor", "to_uint8"]
@@ -122,10 +123,12 @@ class FrameStep:
     """The state of a low-delay P coding run (reference frame buffer, TUM state, GOP position, and the
     encoder's previous source frame for the flow hint) and the step that codes one frame."""
 
-    def __init__(self, model: NVC, width: int, height: int, quality: int, gop: int, threads: int | None = None):
+    def __init__(self, model: NVC, width: int, height: int, quality: int, gop: int, threads: int | None = None,
+                 effort: int = 0):
         check_settings(model, width, height, quality, gop)
         self.model, self.width, self.height, self.quality, self.gop = model, width, height, quality, gop
         self.threads = threads
+        self.refine_steps = EFFORT_STEPS[check_effort(effort)]   # encoder-side latent refinement (refine.py)
         self.device = next(model.parameters()).device
         self.latent_hw: tuple[int, int] = tuple(s // 16 for s in padded_size(height, width))
         self.index = 0
@@ -163,7 +166,7 @@ class FrameStep:
         with coding_env(self.threads), torch.no_grad():
             m, q = self.model, self.quality
             if frame_type == "I":
-                intra = self._code(m.intra, backend, x, None)
+                intra = self._code(m.intra, backend, x, None, m.config.lambdas[q])
                 self.state = None
                 frame = CodedFrame(self.index, "I", False, {"intra": intra}, self._reconstruct(intra.decoded))
             else:
@@ -173,7 +176,7 @@ class FrameStep:
                 self.state = m.motion.coding_state(motion.y.symbols, self.state)
                 prediction = m.mcn(self.reference, motion.decoded)             # X̂p_t
                 residual = None if x is None else x - prediction            # r_t
-                res = self._code(m.residual, backend, residual, None)
+                res = self._code(m.residual, backend, residual, None, m.config.lambdas[q] * INTER_LAMBDA_RATIO)
                 frame = CodedFrame(self.index, "P", temporal_prior, {"motion": motion, "residual": res},
                                    self._reconstruct(prediction + res.decoded), prediction, residual)
         self.previous_source = padded
@@ -201,10 +204,15 @@ class FrameStep:
 
     # -- parts of a step --------------------------------------------------------------------------------
     def _code(self, coder: VAEEngine, backend: EntropyBackend, x: torch.Tensor | None,
-              temporal: torch.Tensor | None) -> CodedLatents:
+              temporal: torch.Tensor | None, lam: float | None = None) -> CodedLatents:
         """One VAE engine's share of the frame: the encoder picks the symbols of its input ``x``, the
-        decoder reads them; either way the backend codes them and Dm decodes them."""
-        symbols = None if x is None else coder.select_symbols(x, self.quality)
+        decoder reads them; either way the backend codes them and Dm decodes them. ``lam``: the engine's
+        λ, for an encoder-side refinement of its latents (None: never refined)."""
+        symbols = None
+        if x is not None:
+            refined = (refine_latents(coder, x, self.quality, lam, temporal, self.refine_steps)
+                       if lam is not None and self.refine_steps else None)
+            symbols = coder.select_symbols(x, self.quality, refined)
         return coder.code(backend, symbols, self.quality, temporal, self.latent_hw)
 
     def _flow_hint(self, source: np.ndarray) -> torch.Tensor | None:

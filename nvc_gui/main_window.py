@@ -291,7 +291,6 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.coder.model_ready.connect(self._on_model_ready)
-        self.coder.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
         controller = self.controller
         controller.changed.connect(self._on_changed)
         controller.progress.connect(self._on_progress)

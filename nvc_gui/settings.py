@@ -1,4 +1,4 @@
-"""User settings: defaults from `resources/configs/gui.yaml`, the user's changes kept in QSettings."""
+"""User settings: defaults from `nvc_core/resources/configs/gui.yaml`, the user's changes kept in QSettings."""
 
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -6,8 +6,10 @@ from pathlib import Path
 import yaml
 from PySide6.QtCore import QSettings
 
+from nvc_core.resources import resource
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULTS_PATH = REPO_ROOT / "resources" / "configs" / "gui.yaml"
+DEFAULTS_PATH = resource("configs", "gui.yaml")
 _CONFIG_ONLY = {"sample_clips", "recent_files_max"}   # read from gui.yaml only, never remembered
 
 

@@ -54,23 +54,22 @@ def _yield_cpu_to_gui() -> None:
             os.setpriority(os.PRIO_PROCESS, thread, min(process + WORKER_NICENESS_STEP, 19))
 
 
-def load_model(weights: str | None, device: str, warn: Callable[[str], None]):
+def load_model(weights: str | None, device: str):
     """nvc_core.weights.load_model, imported (with torch) on first use, together with what coding
     needs (imported here, at the model load's priority, not at the coding thread's)."""
     import nvc_core.codec  # noqa: F401
     import nvc_core.mc_gain  # noqa: F401
     from nvc_core.weights import load_model as load
-    return load(weights, device=device, warn=warn)
+    return load(weights, device=device)
 
 
-ModelLoader = Callable[..., object]   # load_model(weights, device=..., warn=...) -> NVC
+ModelLoader = Callable[..., object]   # load_model(weights, device=...) -> NVC
 
 
 class Coder(QObject):
     """Owns the models and the worker thread; emits every job's frames, result or error."""
 
     model_ready = Signal(int)                             # model.num_rates
-    notice = Signal(str)                                  # a warning from load_model (e.g. random weights)
     frame_coded = Signal(int, object, object, int, int)   # job id, FrameAnalysis, gain, done, total (0: unknown)
     finished = Signal(int, object)                        # job id, CodingOutcome
     classical_finished = Signal(int, object)              # job id, nvc_core's ClassicalClip
@@ -168,7 +167,7 @@ class Coder(QObject):
     def _model(self, weights: str, device: str):
         key = (weights, device)
         if key not in self._models:
-            self._models[key] = self._load_model(weights or None, device=device, warn=self.notice.emit)
+            self._models[key] = self._load_model(weights or None, device=device)
             self._emit(self.model_ready, self._models[key].num_rates)
         return self._models[key]
 

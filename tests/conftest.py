@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from nvc_core.video_io import VideoWriter
-from nvc_core.weights import load_model, weights_identifier
+from nvc_core.weights import load_model
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -44,7 +44,6 @@ def lively_model():
     with torch.no_grad():
         for coder in (model.intra, model.motion, model.residual):
             coder.log_gain += math.log(32.0)
-    model.weights_id = weights_identifier(model)
     return model
 
 

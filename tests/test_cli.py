@@ -55,10 +55,12 @@ def test_encode_decode_info_and_stats(weights, small_clip, tmp_path, capsys):
     err = capsys.readouterr().err.splitlines()
     decode_lines = [line for line in err if line.startswith("decode frame")]
     assert len(decode_lines) == 3 and all("elapsed" in line for line in decode_lines)
-    assert "left" in decode_lines[0]
+    assert "left" not in decode_lines[0] and "left" in decode_lines[2]    # estimated from P-frame times only
     assert main(["info", str(out)]) == 0
     table = capsys.readouterr().out.splitlines()
     assert "100x75, 3 frames" in table[0] and len(table) == 2 + 3
+    assert [row.split()[0] for row in table[2:]] == ["0", "1", "2"]             # indices, as the progress names them
+    assert [line.split()[2:4] for line in decode_lines] == [["0", "(1/3)"], ["1", "(2/3)"], ["2", "(3/3)"]]
 
 
 def test_no_temporal_prior_flag_is_recorded(weights, small_clip, tmp_path, capsys):
@@ -72,8 +74,13 @@ def test_no_temporal_prior_flag_is_recorded(weights, small_clip, tmp_path, capsy
 
 # -- bad input: one line, exit 2, nothing changed -----------------------------------------------------------
 def _y4m(path: Path, width: int, height: int, frames: int = 1, rate: str = "25:1") -> Path:
-    frame = b"FRAME\n" + bytes(width * height + 2 * ((width + 1) // 2) * ((height + 1) // 2))
+    frame = b"FRAME\n" + bytes(width * height + 2 * ((width + 1) // 2) * ((height + 1) // 2)) if frames else b""
     path.write_bytes(f"YUV4MPEG2 W{width} H{height} F{rate} C420jpeg\n".encode() + frame * frames)
+    return path
+
+
+def _text(path: Path) -> Path:
+    path.write_text("notes, not weights\n")
     return path
 
 
@@ -106,7 +113,7 @@ def _cases(d: Path, clip: Path, weights: Path) -> list[tuple[str, list[str], str
         ("frames 0", [*enc, "--frames", "0", *w], "--frames"),
         ("gop 0", [*enc, "--gop", "0", *w], "--gop"),
         ("gop 65536", [*enc, "--gop", "65536", *w], "--gop"),
-        ("quality 99", [*enc, "--quality", "99", *w], "quality"),
+        ("quality 99", [*enc, "--quality", "99", *w], "must be in 0..5, got 99"),
         ("bad size", [*enc, "--size", "12by5", *w], "WxH"),
         ("no command", [], "required"),
         ("unknown command", ["transcode", "x"], "invalid choice"),
@@ -116,8 +123,14 @@ def _cases(d: Path, clip: Path, weights: Path) -> list[tuple[str, list[str], str
         ("recon folder missing", [*enc, "--recon", str(d / "nodir" / "r.y4m"), *w], "nodir does not exist"),
         ("output is the input", ["encode", str(clip), "-o", str(clip), *w], "is an input"),
         ("recon is the input", [*enc, "--recon", str(clip), *w], "is an input"),
-        ("output twice", ["encode", str(clip), "-o", str(d / "x.y4m"), "--recon", str(d / "x.y4m"), *w],
+        ("output twice", ["encode", str(clip), "-o", str(d / "x.nvc"), "--recon", str(d / "x.nvc"), *w],
          "two outputs"),
+        ("bitstream named .y4m", ["encode", str(clip), "-o", str(d / "out.y4m"), *w], "name it .nvc"),
+        ("bitstream named .png", ["encode", str(clip), "-o", str(d / "out.PNG"), *w], "name it .nvc"),
+        ("quality -1", [*enc, "--quality", "-1", *w], "argument --quality: must be in 0..5, got -1"),
+        ("quality 6", [*enc, "--quality", "6", *w], "argument --quality: must be in 0..5, got 6"),
+        ("quality x", [*enc, "--quality", "x", *w], "expected an integer"),
+        ("weights a text file", [*enc, "--weights", str(_text(d / "notes.txt"))], "not an nvc weights file"),
         ("output is a device", ["encode", str(clip), "-o", "/dev/null", *w], "not a regular file"),
         ("output is a folder", ["encode", str(clip), "-o", str(d / "out.nvc"), *w], "is a folder"),
         ("1x1 input", ["encode", str(_y4m(d / "tiny.y4m", 1, 1)), "-o", str(d / "o.nvc"), *w], "1x1"),
@@ -241,7 +254,7 @@ def test_signal_during_encode_leaves_nothing_behind(signum, weights, long_clip, 
                              "--recon", str(work / "r.y4m"), "--stats", str(work / "s.json"), "--weights", str(weights),
                              "--gop", "1"], stderr=subprocess.PIPE, text=True, cwd=REPO)
     line = proc.stderr.readline()
-    while line and not line.startswith("encode frame 1/"):
+    while line and not line.startswith("encode frame 0 (1/"):
         line = proc.stderr.readline()
     assert line, "the encoder ended before its first frame"
     proc.send_signal(signum)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from nvc_core.errors import VideoError
+from nvc_core.train.config import DataSettings
 from nvc_core.train.data import (ClipSet, PhotoSet, VimeoSet, clip_source, group_frame_files, load_sequences,
                                  random_crop, to_batch)
 
@@ -58,7 +59,7 @@ def test_vimeo_septuplets(tmp_path):
     rng = np.random.default_rng(0)
     clip = VimeoSet(tmp_path).sample(rng, 48, 4)
     assert clip.shape == (4, 48, 48, 3) and clip.dtype == np.uint8
-    mixture = clip_source([tmp_path], None, 0.5, None, None, 1, None)
+    mixture = clip_source(DataSettings(videos=[str(tmp_path)]), None)
     assert mixture.sample(rng, 32, 2).shape == (2, 32, 32, 3)
 
 
@@ -84,7 +85,8 @@ def test_synthetic_clips_mix_with_real_ones(tmp_path):
     write_rgb(tmp_path / "photos" / "a.png", gradient(200, 200))
     for i in range(4):
         write_rgb(tmp_path / "frames" / f"f{i:03d}.png", gradient(80, 80, i))
-    mixture = clip_source([tmp_path / "frames"], PhotoSet(tmp_path / "photos"), 0.5, None, None, 1, None)
+    mixture = clip_source(DataSettings(videos=[str(tmp_path / "frames")], video_max_side=None, video_max_frames=None),
+                          PhotoSet(tmp_path / "photos"))
     assert len(mixture.sources) == 2 and np.allclose(mixture.weights, [0.5, 0.5])
     assert mixture.sample(np.random.default_rng(0), 64, 3).shape == (3, 64, 64, 3)
 
@@ -93,4 +95,4 @@ def test_empty_sources_are_user_errors(tmp_path):
     with pytest.raises(VideoError):
         PhotoSet(tmp_path)
     with pytest.raises(VideoError):
-        clip_source([tmp_path], None, 0.5, None, None, 1, None)
+        clip_source(DataSettings(videos=[str(tmp_path)]), None)

@@ -85,7 +85,6 @@ def test_flow_guided_stream_decodes_without_the_estimator(tmp_path, monkeypatch)
     for t in range(3):
         cv2.imwrite(str(src / f"f{t}.png"), photo[10 + 2 * t:74 + 2 * t, 20 + 3 * t:92 + 3 * t, ::-1])
     model = random_model(TINY)
-    model.weights_id = b"\x01" * 8
     calls = []
     real = flow_estimate.estimate_flow
     monkeypatch.setattr("nvc_core.flow_estimate.estimate_flow",

@@ -16,7 +16,7 @@ from nvc_core.codec import encode_video
 from nvc_core.errors import NVCError
 from nvc_core.models.nvc import NVC, NVCConfig
 from nvc_core.train.check import DEFAULT_CLIP, check_weights
-from nvc_core.train.config import load_config, set_value
+from nvc_core.train.config import load_config, set_value, validate
 from nvc_core.train.pack import build_pack
 from nvc_core.train.stages import ORDER
 from nvc_core.train.trainer import budget_share
@@ -25,7 +25,7 @@ from tests.test_pack import make_sources
 from tests.test_train import TINY
 
 REPO = Path(__file__).resolve().parents[1]
-GPU_CONFIG = REPO / "resources" / "configs" / "train_gpu.yaml"
+GPU_CONFIG = REPO / "nvc_core" / "resources" / "configs" / "train_gpu.yaml"
 #: Installed here, not on the GPU machine (torch, numpy, opencv, pyyaml, tqdm, matplotlib only).
 MISSING = ("constriction", "PySide6", "pyqtgraph", "bjontegaard", "scipy")
 #: The GPU preset on a tiny model and tiny crops, one worker process making batches.
@@ -115,14 +115,15 @@ def test_torchrun_trains_on_the_pack(pack, tmp_path):
 
 
 def test_budget_splits_the_time_left_by_the_stage_minutes():
-    config = load_config(GPU_CONFIG)
-    total = sum(config["stages"][name]["minutes"] for name in ORDER)
-    assert budget_share(config, ORDER, 8.0) == pytest.approx(8.0 * config["stages"]["intra"]["minutes"] / total)
+    raw = load_config(GPU_CONFIG)
+    config = validate(raw)
+    total = sum(config.stages[name].minutes for name in ORDER)
+    assert budget_share(config, ORDER, 8.0) == pytest.approx(8.0 * config.stages["intra"].minutes / total)
     assert budget_share(config, ["inter-joint", "multiframe"], 3.5) == pytest.approx(2.0)   # ratios 2 : 1.5
     assert 0 < budget_share(config, ["multiframe"], -1.0) < 1e-5                          # time up: one step
-    set_value(config, "stages.motion-rate.minutes=null")
+    set_value(raw, "stages.motion-rate.minutes=null")
     with pytest.raises(NVCError, match="motion-rate"):
-        budget_share(config, ORDER, 8.0)
+        budget_share(validate(raw), ORDER, 8.0)
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ def window(qtbot, tmp_path, lively_model, errors) -> MainWindow:
     settings = Settings.defaults()
     settings.weights, settings.frames, settings.quality = "random", FRAMES, 2
     store = QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat)
-    coder = Coder(model_loader=lambda weights, device, warn: lively_model)
+    coder = Coder(model_loader=lambda weights, device: lively_model)
     win = MainWindow(settings, store, coder)
     qtbot.addWidget(win)
     win.resize(1400, 900)
@@ -348,6 +348,7 @@ def _unclipped(view: ImageView) -> bool:
 def test_default_layout_at_1920x1200_clips_no_view(qtbot, window, clip):
     window.resize(1920, 1200)
     window._apply_default_layout()
+    assert window.minimumSizeHint().width() <= 1920 and window.width() == 1920   # the window fits the screen
     code(qtbot, window, clip)
     window.set_frame(FRAMES - 1)
     qtbot.wait(100)
@@ -434,6 +435,7 @@ def test_compare_b_title_follows_b_while_it_is_coded(qtbot, window, clip):
     window.compare_action.setChecked(True)
     window.compare.quality_b.setValue(0)
     assert window.compare.b.title_text().startswith("B: rate point 0") and "coding" in window.compare.b.title_text()
+    assert window.compare.diff.title_text() == "B − A" and window.compare.split.title_text() == "A | B"   # not stale
     qtbot.waitUntil(lambda: not window.is_busy(), timeout=CODING_TIMEOUT_MS)
     title = window.compare.b.title_text()
     b = window.controller.b.records[window.current_context().index]

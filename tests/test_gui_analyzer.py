@@ -112,8 +112,7 @@ def test_compare_shares_one_scale_and_shows_both_sides_numbers(qtbot):
     compare.layer.choose(BITS + "intra.y")
     assert compare.a.levels() == compare.b.levels() == (0.0, 50.0)       # one scale for A and B
     assert _screen_colour(compare.a, 8, 8) == _screen_colour(compare.b, 8, 8)   # 1 bit = 1 bit
-    assert "shared scale 0…50 bits" not in compare.a.title_text()         # no unit on bits layers
-    assert "shared scale 0…50" in compare.a.title_text() and "shared scale 0…50" in compare.b.title_text()
+    assert compare.scale.low.value() == 0.0 and compare.scale.high.value() == 50.0   # the scale's boxes
     ra, rb = a.records[0], b.records[0]
     assert f"{ra.bits} bits, {ra.psnr_rgb:.2f} dB" in compare.a.title_text()
     assert f"{rb.bits} bits" in compare.b.title_text()
@@ -269,3 +268,11 @@ def test_bitstream_structure_has_every_chunk_with_its_offset(tmp_path, small_cli
     truncated.write_bytes(path.read_bytes()[:-10])
     rows = stream_layout(truncated)
     assert [r[0] for r in rows] == ["header", "frame 0", "frame 1", "error"] and "truncated" in rows[-1][6]
+
+
+def test_a_flat_difference_is_drawn_at_the_middle_of_its_symmetric_scale(qtbot):
+    compare = _shown(CompareView(), qtbot, (900, 700))
+    a = _clip([50.0])
+    compare.show_pair(FrameContext(a, 0, True), FrameContext(a, 0, True))      # B − A = 0 everywhere
+    low, high = compare.diff.levels()
+    assert low == -high and high > 0

@@ -57,17 +57,6 @@ def test_training_passes_shapes_and_per_sample_rates():
     assert model.motion.em.net[0].weight.grad is not None and model.mcn.embed.weight.grad is not None
 
 
-def test_zero_flow_prediction_starts_from_the_reference():
-    torch.manual_seed(0)
-    model = NVC(TINY).eval()
-    ref = torch.rand(1, 3, 64, 64)
-    flows = [torch.zeros(1, 2, 64 // 2 ** s, 64 // 2 ** s) for s in range(5)]
-    with torch.no_grad():
-        for p in model.mcn.fusion[-1].parameters():
-            p.zero_()
-        assert torch.allclose(model.mcn(ref, flows), ref, atol=1e-5)
-
-
 def test_pure_one_stage_motion_is_selectable():
     """flow_guided=False is the paper's neuro-Motion: Em sees cat(X̂_{t-1}, X_t) only, no hint needed."""
     model = NVC(NVCConfig(**{**TINY.__dict__, "flow_guided": False})).eval()
@@ -79,3 +68,21 @@ def test_pure_one_stage_motion_is_selectable():
     assert out.x_hat.shape == x.shape
     with torch.no_grad(), pytest.raises(ValueError, match="flow hint"):
         NVC(TINY).eval().forward_inter(x, x, 0)
+
+
+def test_rate_points_grow_above_the_top_keeping_the_old_ones():
+    """Weights with R rate points load into a model with more: old rows unchanged, new rows continue
+    the last log-gain step (grow_rate_tables, used by nvc train --init)."""
+    from nvc_core.models.vae import grow_rate_tables
+    torch.manual_seed(0)
+    old = NVC(TINY)
+    with torch.no_grad():
+        old.intra.log_gain.add_(torch.randn_like(old.intra.log_gain) * 0.1)
+    new = NVC(NVCConfig(**{**TINY.__dict__, "lambdas": TINY.lambdas + (0.08, 0.16)}))
+    state = grow_rate_tables(new, old.state_dict())
+    new.load_state_dict(state)
+    table = old.intra.log_gain.detach()
+    assert torch.equal(new.intra.log_gain[:3], table)
+    assert torch.allclose(new.intra.log_gain[4] - new.intra.log_gain[3], table[2] - table[1])
+    assert torch.allclose(new.intra.log_gain[3], 2 * table[2] - table[1])
+    assert new.residual.log_inv_gain.shape == (5, 8)

@@ -1,6 +1,7 @@
 """Training packs: the loaders' samples, up to JPEG loss, within a size limit, training data only."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from nvc_core.errors import NVCError
 from nvc_core.metrics import psnr
+from nvc_core.train.config import DataSettings
 from nvc_core.train.data import ClipSet, PhotoSet, load_sequences
 from nvc_core.train.pack import MANIFEST, MIB, build_pack, pack_sources
 from nvc_core.train.trainer import Data
@@ -26,7 +28,7 @@ def soft_photo(seed: int, size: int) -> np.ndarray:
     return cv2.resize(smooth_photo(seed, size // 4), (size, size), interpolation=cv2.INTER_CUBIC)
 
 
-def make_sources(root: Path) -> dict:
+def make_sources(root: Path) -> DataSettings:
     """Two photos (one larger than photo_max_side), a video file and a grey frame-folder sequence."""
     write_rgb(root / "photos" / "b.png", soft_photo(1, 160))
     write_rgb(root / "photos" / "a.png", soft_photo(2, 320))
@@ -39,9 +41,9 @@ def make_sources(root: Path) -> dict:
     (root / "video" / "grey").mkdir()
     for t in range(5):
         cv2.imwrite(str(root / "video" / "grey" / f"6.1.{t + 1:02d}.png"), big[100 + 3 * t:164 + 3 * t, 50:114, 0])
-    return {"photos": str(root / "photos"), "photo_max_side": 256,
-            "videos": [str(root / "video" / "cam"), str(root / "video" / "grey")],
-            "video_max_side": 96, "video_max_frames": 8, "cache": None}
+    return DataSettings(photos=[str(root / "photos")], photo_max_side=256,
+                        videos=[str(root / "video" / "cam"), str(root / "video" / "grey")],
+                        video_max_side=96, video_max_frames=8, cache=None)
 
 
 @pytest.fixture(scope="module")
@@ -55,16 +57,16 @@ def test_pack_gives_the_samples_of_the_folders(sources, tmp_path):
     assert manifest["clip_quality"] == manifest["photo_quality"] == 95     # everything fits at full quality
     assert json.loads((tmp_path / "pack" / MANIFEST).read_text()) == manifest
     packed = pack_sources(tmp_path / "pack")
-    photos, photos_packed = PhotoSet(sources["photos"], 256), PhotoSet(packed["photos"], 256)
+    photos, photos_packed = PhotoSet(sources.photos, 256), PhotoSet(packed["photos"], 256)
     assert [p.shape for p in photos.images] == [p.shape for p in photos_packed.images] == [(256, 256, 3), (160, 160, 3)]
-    seqs = load_sequences(sources["videos"], 96, 8)
+    seqs = load_sequences(sources.videos, 96, 8)
     seqs_packed = load_sequences(packed["videos"])
     assert [s.shape for s in seqs] == [s.shape for s in seqs_packed] == [(8, 72, 96, 3), (5, 64, 64, 3)]
     for a, b in zip(photos.images + seqs, photos_packed.images + seqs_packed):
         assert psnr(a, b) > 33.0                                            # JPEG loss only
     clip, clip_packed = (ClipSet(s, 3).sample(np.random.default_rng(5), 64, 3) for s in (seqs, seqs_packed))
     assert psnr(clip, clip_packed) > 33.0                                   # same seed: same crop of the same frames
-    data = Data({"pack": str(tmp_path / "pack"), "photos": "elsewhere", "videos": ["elsewhere"]})
+    data = Data(DataSettings(pack=str(tmp_path / "pack"), photos=["elsewhere"], videos=["elsewhere"]))
     assert len(data.photos().images) == 2
 
 
@@ -81,9 +83,66 @@ def test_clip_quality_drops_until_the_pack_fits(sources, tmp_path):
 
 def test_pack_takes_training_data_only_and_replaces_only_packs(sources, tmp_path):
     with pytest.raises(NVCError, match="training data only"):
-        build_pack({**sources, "videos": [str(tmp_path / "data" / "eval" / "video")]}, tmp_path / "pack")
+        build_pack(dataclasses.replace(sources, videos=[str(tmp_path / "data" / "eval" / "video")]), tmp_path / "pack")
     (tmp_path / "precious").mkdir()
     with pytest.raises(NVCError, match="not a training pack"):
         build_pack(sources, tmp_path / "precious")
     with pytest.raises(NVCError, match="not a training pack"):
         pack_sources(tmp_path / "precious")
+
+
+def _tree(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
+
+
+def test_pack_never_loses_what_it_did_not_make(sources, tmp_path, capfd, monkeypatch):
+    """Rows: command, exit 2, one line, disk unchanged; an old pack survives a failed rebuild."""
+    from nvc_core.cli import main
+    work = tmp_path / "work"
+    (work / "proj" / "src").mkdir(parents=True)
+    (work / "proj" / "src" / "code.py").write_text("print('mine')\n")
+    (work / "proj" / MANIFEST).write_text(json.dumps({"format": "nvc-train-pack"}))   # a pack.json among other files
+    (work / "notes.txt").write_text("mine")
+    build_pack(sources, work / "old", max_mib=4)
+    (work / "config.yaml").write_text(json.dumps({"data": {"photos": sources.photos, "videos": sources.videos,
+                                                           "photo_max_side": 256, "video_max_side": 96,
+                                                           "video_max_frames": 8, "cache": None}}))
+    monkeypatch.chdir(work)
+    pack = ["train", "pack", "--config", "config.yaml", "--max-mb", "4"]
+    cases = [
+        ("out .", [*pack, "--out", "."], "current folder"),
+        ("out ..", [*pack, "--out", ".."], "current folder or one above it"),
+        ("out holds other files", [*pack, "--out", "proj"], "not a training pack made by 'nvc train pack'"),
+        ("out is a file", [*pack, "--out", "notes.txt"], "not a folder"),
+        ("out parent missing", [*pack, "--out", "none/pack"], "does not exist"),
+        ("bad photos, old pack kept", [*pack, "--out", "old", "--photos", "nophotos"], "no such file or folder"),
+        ("eval data, old pack kept", [*pack, "--out", "old", "--data", str(tmp_path / "eval" / "clips")],
+         "training data only"),
+        ("max-mb 0", [*pack, "--out", "new", "--max-mb", "0"], "--max-mb must be > 0"),
+        ("photo quality 0", [*pack, "--out", "new", "--photo-quality", "0"], "--photo-quality must be in 1..100"),
+    ]
+    before = _tree(tmp_path)
+    capfd.readouterr()
+    failures = []
+    for name, argv, text in cases:
+        code = main(argv)
+        err = capfd.readouterr().err.splitlines()
+        if code != 2 or len(err) != 1 or not err[0].startswith("nvc: error:") or text not in err[0]:
+            failures.append(f"{name}: exit {code}, stderr {err}")
+        if _tree(tmp_path) != before:
+            failures.append(f"{name}: changed the disk")
+            before = _tree(tmp_path)
+    assert failures == [], "\n".join(failures)
+
+    real = Path.write_bytes                                      # a full disk half way through the rebuild
+    writes = []
+    monkeypatch.setattr(Path, "write_bytes", lambda self, data: writes.append(1) if len(writes) < 3 else
+                        (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    assert main([*pack, "--out", "old"]) == 2
+    assert "No space left on device" in capfd.readouterr().err and _tree(tmp_path) == before
+    monkeypatch.setattr(Path, "write_bytes", real)
+    (work / "old" / "photos" / "000_a.jpg").unlink()             # the rebuild replaces the old pack as a whole
+    assert main([*pack, "--out", "old", "--max-mb", "3"]) == 0
+    assert sorted(p.name for p in work.iterdir()) == ["config.yaml", "notes.txt", "old", "proj"]
+    assert (work / "old" / "photos" / "000_a.jpg").is_file()
+    assert json.loads((work / "old" / MANIFEST).read_text())["photos"] == 2

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
+import json
 
 import cv2
 import numpy as np
@@ -13,7 +15,7 @@ import yaml
 from nvc_core.errors import NVCError
 from nvc_core.models.nvc import NVC, NVCConfig
 from nvc_core.train.cli import add_parser, parse_stages
-from nvc_core.train.config import load_config, set_value
+from nvc_core.train.config import StageSettings, load_config, set_value, validate
 from nvc_core.train.stages import ORDER, STAGES
 from nvc_core.train.synthetic import make_clip
 from nvc_core.train.trainer import Log, Processes, initialise, stage_settings, train, train_stage
@@ -42,11 +44,10 @@ class FixedClip:
         return self
 
 
-def settings(**kw) -> dict:
-    s = {"batch": 2, "crop": SIZE, "lr": 1e-3, "lr_final_fraction": 0.0, "grad_clip": 1.0, "steps": 16,
-         "minutes": None, "inter_lambda_ratio": 0.25, "temporal_drop": 0.5, "alpha": 4.0,
-         "checkpoint_minutes": 100, "log_every": 1000}
-    return {**s, **kw}
+def settings(**kw) -> StageSettings:
+    """The production defaults (StageSettings) with a tiny, fast schedule."""
+    return dataclasses.replace(StageSettings(), **{"crop": SIZE, "lr": 1e-3, "lr_final_fraction": 0.0, "steps": 16,
+                                                   "checkpoint_minutes": 100, "log_every": 1000, **kw})
 
 
 @pytest.fixture(autouse=True)
@@ -142,11 +143,11 @@ def test_parse_stages_keeps_paper_order():
 def test_stage_settings_reject_unusable_budgets_and_crops(tmp_path, photos):
     config = tiny_config(tmp_path, photos)
     with pytest.raises(NVCError, match="neither steps nor minutes"):
-        stage_settings(config, "intra")
+        stage_settings(validate(config), "intra")
     set_value(config, "train.steps=1")
     set_value(config, "stages.intra.crop=96")
     with pytest.raises(NVCError, match="multiple of 64"):
-        stage_settings(config, "intra")
+        validate(config)
 
 
 def test_init_copies_chosen_coders_from_several_files(tmp_path):
@@ -167,3 +168,194 @@ def test_init_copies_chosen_coders_from_several_files(tmp_path):
         initialise(model, f"{tmp_path / 'b.pt'}:intr")
     with pytest.raises(NVCError, match="no such file"):
         initialise(model, tmp_path / "none.pt")
+
+
+# -- bad input: one line, exit 2, nothing changed on disk ----------------------------------------------------
+def _snapshot(folder) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
+
+
+def _video(path, frames: int):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (96, 64))
+    for t in range(frames):
+        writer.write(np.ascontiguousarray(smooth_photo(t, 96)[:64]))
+    writer.release()
+    return path
+
+
+def _training_cases(d, photos) -> list[tuple[str, list[str], str]]:
+    """(name, argv, text of the error line); ``d`` holds every input, ``d/out`` does not exist."""
+    config = d / "tiny.yaml"
+    config.write_text(yaml.safe_dump({"model": TINY, "data": {"photos": [str(photos)], "videos": [], "cache": None},
+                                      "train": {"batch": 1, "crop": SIZE}, "threads": 1}))
+    (d / "syntax.yaml").write_text("train: {batch: 2\n")
+    (d / "list.yaml").write_text("- 1\n- 2\n")
+    model = NVC(NVCConfig(**TINY))
+    save_weights(model, d / "good.pt")
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    torch.save({"format": "nvc-weights", "version": 1, "config": model.config.to_dict(),
+                "state_dict": {k: v.half() for k, v in model.state_dict().items()}}, d / "nan.pt")
+    (d / "truncated.pt").write_bytes((d / "good.pt").read_bytes()[:3000])
+    (d / "random.pt").write_bytes(np.random.default_rng(0).bytes(5000))
+    for name, blob in [("truncated", (d / "good.pt").read_bytes()[:3000]),
+                       ("random", np.random.default_rng(1).bytes(5000))]:
+        (d / f"ck_{name}").mkdir()
+        (d / f"ck_{name}" / "checkpoint.pt").write_bytes(blob)
+    (d / "ck_hostile").mkdir()
+    (d / "ck_hostile" / "checkpoint.pt").write_bytes(_hostile_pickle(d / "pwned"))
+    (d / "ck_huge").mkdir()                    # a small file claiming a large model: refused before it is built
+    torch.save({"stage": "intra", "step": 1, "elapsed": 1.0, "config": {"channels": 1000, "latent_channels": 1000},
+                "model": {}, "optimizer": {}, "torch_rng": torch.get_rng_state()}, d / "ck_huge" / "checkpoint.pt")
+    (d / "ck_shapes").mkdir()
+    torch.save({"stage": "intra", "step": 1, "elapsed": 1.0, "config": {"channels": 400, "latent_channels": 400},
+                "model": {k: v for k, v in NVC(NVCConfig(**TINY)).state_dict().items()}, "optimizer": {},
+                "torch_rng": torch.get_rng_state()}, d / "ck_shapes" / "checkpoint.pt")
+    (d / "empty_run").mkdir()
+    (d / "used").mkdir()
+    (d / "used" / "notes.txt").write_text("mine")
+    (d / "one_frame").mkdir()
+    _video(d / "one_frame" / "still.avi", 1)
+    (d / "two_frames").mkdir()
+    _video(d / "two_frames" / "short.avi", 2)
+    train = ["train", "--config", str(config), "--out", str(d / "out")]
+    return [
+        ("steps 0", [*train, "--steps", "0"], "argument --steps: must be > 0, got 0"),
+        ("steps -1", [*train, "--steps", "-1"], "argument --steps: must be > 0, got -1"),
+        ("minutes -1", [*train, "--minutes", "-1"], "argument --minutes: must be > 0, got -1"),
+        ("minutes nan", [*train, "--minutes", "nan"], "argument --minutes: must be > 0"),
+        ("budget -1", [*train, "--budget", "-1"], "argument --budget: must be > 0"),
+        ("no steps nor minutes", train, "stage intra has neither steps nor minutes"),
+        ("batch 0", [*train, "--steps", "1", "--set", "stages.intra.batch=0"], "stages.intra.batch must be at least 1"),
+        ("batch -1", [*train, "--steps", "1", "--set", "train.batch=-1"], "train.batch must be at least 1"),
+        ("crop 0", [*train, "--steps", "1", "--set", "train.crop=0"], "train.crop must be a positive multiple of 64"),
+        ("crop -64", [*train, "--steps", "1", "--set", "train.crop=-64"], "train.crop must be a positive multiple"),
+        ("lr -1", [*train, "--steps", "1", "--set", "train.lr=-1"], "train.lr must be > 0"),
+        ("lr nan", [*train, "--steps", "1", "--set", "train.lr=.nan"], "train.lr must be a finite number"),
+        ("threads -1", [*train, "--steps", "1", "--set", "threads=-1"], "config.threads must be at least 1"),
+        ("log_every 0", [*train, "--steps", "1", "--set", "train.log_every=0"], "train.log_every must be at least 1"),
+        ("workers -1", [*train, "--steps", "1", "--set", "train.workers=-1"], "train.workers must be at least 0"),
+        ("set without =", [*train, "--steps", "1", "--set", "train.lr"], "--set expects key=value"),
+        ("YAML syntax", ["train", "--config", str(d / "syntax.yaml"), "--out", str(d / "out")], "not valid YAML"),
+        ("YAML list", ["train", "--config", str(d / "list.yaml"), "--out", str(d / "out")], "must be a mapping"),
+        ("config missing", ["train", "--config", str(d / "none.yaml"), "--out", str(d / "out")], "not found"),
+        ("device bogus", [*train, "--steps", "1", "--device", "bogus"], "--device bogus"),
+        ("unknown stage", [*train, "--steps", "1", "--stage", "intro"], "unknown stage 'intro'"),
+        ("photos missing", [*train, "--steps", "1", "--photos", str(d / "nophotos")], "no such file or folder"),
+        ("one-frame clips", [*train, "--steps", "1", "--stage", "intra,motion-pretrain", "--data",
+                             str(d / "one_frame")], "the longest training sequence has 1"),
+        ("two-frame clips", [*train, "--steps", "1", "--stage", "multiframe", "--data", str(d / "two_frames")],
+         "clips of 4 frames; the longest training sequence has 2"),
+        ("out not empty", ["train", "--config", str(config), "--steps", "1", "--out", str(d / "used")], "not empty"),
+        ("out is a file", ["train", "--config", str(config), "--steps", "1", "--out", str(config)], "not a folder"),
+        ("resume without checkpoint", [*train, "--steps", "1", "--resume"], "--resume: no checkpoint"),
+        ("resume in an empty folder", ["train", "--config", str(config), "--steps", "1", "--resume", "--out",
+                                       str(d / "empty_run")], "--resume: no checkpoint"),
+        *[(f"resume {kind} checkpoint", ["train", "--config", str(config), "--steps", "1", "--resume", "--out",
+                                         str(d / f"ck_{kind}")], "is not an nvc checkpoint file")
+          for kind in ("truncated", "random", "hostile")],
+        ("resume huge checkpoint", ["train", "--config", str(config), "--steps", "1", "--resume", "--out",
+                                    str(d / "ck_huge")], "M parameters"),
+        ("resume checkpoint of other shapes", ["train", "--config", str(config), "--steps", "1", "--resume", "--out",
+                                               str(d / "ck_shapes")], "do not fit the model"),
+        ("init NaN", [*train, "--steps", "1", "--init", str(d / "nan.pt")], "NaN or infinite"),
+        ("init truncated", [*train, "--steps", "1", "--init", str(d / "truncated.pt")], "is not an nvc weights file"),
+        ("init random bytes", [*train, "--steps", "1", "--init", str(d / "random.pt")], "is not an nvc weights file"),
+        ("init missing", [*train, "--steps", "1", "--init", str(d / "none.pt")], "no such file"),
+        ("check quality 99", ["train", "check", str(d / "good.pt"), "--quality", "99"], "must be in 0..5, got 99"),
+        ("check quality -1", ["train", "check", str(d / "good.pt"), "--quality", "-1"], "must be in 0..5, got -1"),
+        ("check frames 0", ["train", "check", str(d / "good.pt"), "--frames", "0"], "--frames: must be at least 1"),
+        ("check device bogus", ["train", "check", str(d / "good.pt"), "--device", "bogus"], "--device bogus"),
+        ("check weights missing", ["train", "check", str(d / "none.pt")], "not found"),
+    ]
+
+
+def _hostile_pickle(target) -> bytes:
+    """A checkpoint that would create ``target`` if unpickled with arbitrary code allowed."""
+    import io
+    import pickle
+    import zipfile
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(target), "w"))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps(Evil(), protocol=2))
+        archive.writestr("archive/version", "3\n")
+    return buffer.getvalue()
+
+
+def test_bad_training_input_gives_one_line_exit_2_and_changes_nothing(tmp_path, photos, capfd, monkeypatch):
+    from nvc_core.cli import main
+    d = tmp_path / "in"
+    d.mkdir()
+    cases = _training_cases(d, photos)
+    monkeypatch.chdir(d)
+    before = _snapshot(tmp_path)
+    capfd.readouterr()
+    failures = []
+    for name, argv, text in cases:
+        code = main(argv)
+        err = capfd.readouterr().err.splitlines()
+        if code != 2 or len(err) != 1 or not err[0].startswith("nvc: error:") or text not in err[0]:
+            failures.append(f"{name}: exit {code}, stderr {err}")
+        if _snapshot(tmp_path) != before:
+            failures.append(f"{name}: changed the disk")
+            before = _snapshot(tmp_path)
+    assert failures == [], "\n".join(failures)
+
+
+def test_a_failed_run_leaves_nothing_and_a_diverged_run_exports_nothing(tmp_path, photos, capfd):
+    config = tiny_config(tmp_path, photos)
+    set_value(config, "stages={intra: {steps: 3}}")
+    set_value(config, "train.lr=1e30")                      # diverges at once
+    set_value(config, "train.checkpoint_minutes=100")       # no checkpoint before the stage ends
+    with pytest.raises(NVCError, match="diverged"):
+        train(config, ["intra"], tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    (tmp_path / "empty").mkdir()
+    set_value(config, "data.photos=[nowhere]")
+    with pytest.raises(NVCError, match="no such file or folder"):
+        train(config, ["intra"], tmp_path / "empty")
+    assert list((tmp_path / "empty").iterdir()) == []       # the folder was the user's: kept, empty
+
+
+def test_short_runs_write_log_summary_and_name_the_weights(tmp_path, photos, capsys):
+    """Fewer steps than log_every still give a log row per stage; summary.json is strict JSON; the last
+    line names the weights file; the data cache is under --out."""
+    from nvc_core.cli import main
+    config_path = tmp_path / "tiny.yaml"
+    config = tiny_config(tmp_path, photos)
+    set_value(config, "train.log_every=100")
+    set_value(config, "data.cache=data_cache")
+    config_path.write_text(yaml.safe_dump(config))
+    (tmp_path / "clips").mkdir()
+    _video(tmp_path / "clips" / "pan.avi", 4)
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(config_path), "--stage", "intra,motion-pretrain", "--steps", "2",
+                 "--data", str(tmp_path / "clips"), "--photos", str(photos), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"nvc train: weights written to {out / 'nvc.pt'}"
+    with (out / "log.csv").open() as f:
+        assert [(r["stage"], r["step"]) for r in csv.DictReader(f)] == [("intra", "2"), ("motion-pretrain", "2")]
+    summary = json.loads((out / "summary.json").read_text(), parse_constant=lambda c: pytest.fail(c))
+    assert [s["steps"] for s in summary["stages"]] == [2, 2]
+    assert len(list((out / "data_cache").glob("pan-*.npz"))) == 1
+    assert load_model(out / "nvc.pt").meta["data"]["photos"] == [str(photos)]
+
+
+def test_own_data_replaces_the_presets_sources(tmp_path, photos):
+    from nvc_core.train.cli import command_config
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    (tmp_path / "videos").mkdir()
+    _video(tmp_path / "videos" / "a.avi", 3)
+
+    def data(*argv):
+        args = parser.parse_args(["train", *argv])
+        return validate(command_config(args, ORDER)).data
+    assert data().photos == ["../shared/data/train/photos"]                 # the preset's
+    assert (data("--photos", str(photos)).photos, data("--photos", str(photos)).videos) == ([str(photos)], [])
+    mine = data("--data", str(tmp_path / "videos"), str(photos))
+    assert mine.videos == [str(tmp_path / "videos"), str(photos)] and mine.photos == [str(photos)]
+    assert data("--data", str(tmp_path / "videos")).photos is None         # single video frames for neuro-Intra

@@ -33,9 +33,9 @@ from nvc_core.analysis import Analysis  # noqa: E402
 from nvc_core.codec import decode_video, encode_video  # noqa: E402
 from nvc_core.errors import BitstreamError  # noqa: E402
 from nvc_core.video_io import VideoWriter  # noqa: E402
+from nvc_core.resources import SAMPLE_CLIP  # noqa: E402
 from nvc_core.weights import load_model  # noqa: E402
 
-SAMPLE = Path(__file__).resolve().parents[1] / "resources" / "sample" / "carphone_30.y4m"
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default=os.environ.get("DEVICE", "cuda"))
     parser.add_argument("--weights", default=None, help="weights file (default: the bundled weights)")
-    parser.add_argument("--clip", type=Path, default=SAMPLE)
+    parser.add_argument("--clip", type=Path, default=SAMPLE_CLIP)
     parser.add_argument("--frames", type=int, default=6)
     parser.add_argument("--quality", type=int, default=3)
     parser.add_argument("--gop", type=int, default=12)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train on a lent GPU in one command (README, "Training on a lent GPU"):
+# Train on a lent GPU in one command (docs/training-on-a-gpu.md):
 #   1. a smoke run: every stage of the schedule within SMOKE_S seconds (fails fast, costs little);
 #   2. training: the schedule within what is left of BUDGET_S, less RESERVE_S for the check and exit;
 #   3. a check of the exported weights on the device: training-time bpp, PSNR of prediction and
@@ -11,14 +11,14 @@
 # Usage, from anywhere (the working tree with the pack carried along):
 #   OUT=/some/folder [INIT=weights.pt] tools/gpu_train.sh [more `nvc train` arguments, e.g. --set ...]
 # Environment (defaults): BUDGET_S (540) SMOKE_S (20) RESERVE_S (60) DEVICE (cuda) PYTHON (python3)
-#   CONFIG (resources/configs/train_gpu.yaml) PACK (.pack) STAGES (all) QUALITY (3) WORK (a temporary folder)
+#   CONFIG (nvc_core/resources/configs/train_gpu.yaml) PACK (.pack) STAGES (all) QUALITY (3) WORK (a temporary folder)
 #   PART_MIB (15)
 set -euo pipefail
 started=$(date +%s)
 cd "$(dirname "$0")/.."
 : "${OUT:?set OUT to the folder that comes back}"
 BUDGET_S=${BUDGET_S:-540} SMOKE_S=${SMOKE_S:-20} RESERVE_S=${RESERVE_S:-60}
-DEVICE=${DEVICE:-cuda} PYTHON=${PYTHON:-python3} CONFIG=${CONFIG:-resources/configs/train_gpu.yaml}
+DEVICE=${DEVICE:-cuda} PYTHON=${PYTHON:-python3} CONFIG=${CONFIG:-nvc_core/resources/configs/train_gpu.yaml}
 PACK=${PACK:-.pack} STAGES=${STAGES:-all} QUALITY=${QUALITY:-3} INIT=${INIT:-} PART_MIB=${PART_MIB:-15}
 WORK=${WORK:-$(mktemp -d)}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" TQDM_MININTERVAL=5

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nvc_core.defaults import DEFAULT_EVAL_FRAMES, DEFAULT_GOP
+from nvc_core.defaults import DEFAULT_EVAL_FRAMES, DEFAULT_GOP, MAX_EFFORT
 from nvc_core.errors import NVCError
 from nvc_core.evaluation import anchors
 
@@ -59,6 +59,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--intra-only", action="store_true", help="add our codec with GOP 1 as a reference curve")
     p.add_argument("--temporal-prior", type=_temporal_prior, default=[True], metavar="on|off|on,off",
                    help="our codec with the temporal prior on, off, or both (default: on)")
+    p.add_argument("--effort", type=int, choices=range(MAX_EFFORT + 1), default=0,
+                   help="encoder effort of our codec (nvc encode --effort; default 0)")
     p.add_argument("--weights", default=None, help="weights .pt, or 'random' (default: bundled weights)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (our codec only)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
@@ -75,7 +77,7 @@ def run_eval(args: argparse.Namespace) -> int:
     settings = EvalSettings(clips=args.clips or default_clips(), out=args.out, qualities=args.qualities,
                             gop=args.gop, frames=args.frames, anchors=args.anchors, crfs=args.crf,
                             intra_only=args.intra_only, temporal_prior=args.temporal_prior,
-                            weights=args.weights, device=args.device)
+                            weights=args.weights, device=args.device, effort=args.effort)
     results = evaluate(settings)
     print(report.format_table(results["bd_rate"]))
     if results["temporal_prior_motion_bits_saved"] is not None:

@@ -62,6 +62,7 @@ class EvalSettings:
     temporal_prior: list[bool] = field(default_factory=lambda: [True])
     weights: str | None = None
     device: str = "cpu"
+    effort: int = 0                     # encoder-side latent refinement of our codec (nvc_core.refine)
 
     def variants(self) -> list[Variant]:
         """Our curves; the first is the one compared against all others."""
@@ -81,7 +82,7 @@ def clip_name(path: Path) -> str:
 
 
 def code_ours(clip: Path, out_dir: Path, model, variant: Variant, quality: int, gop: int,
-              frames: int) -> RDPoint:
+              frames: int, effort: int = 0) -> RDPoint:
     """Encode one clip at one quality into a real bitstream, decode it, check and measure it.
 
     ``decode_matches`` compares every decoded frame with the encoder's reconstruction; a bitstream
@@ -93,7 +94,7 @@ def code_ours(clip: Path, out_dir: Path, model, variant: Variant, quality: int, 
     start = time.perf_counter()
     enc = encode_video(clip, stream, model, quality=quality, gop=1 if variant.intra_only else gop,
                        frames=frames, temporal_prior=variant.temporal_prior, analysis=Analysis.STATS,
-                       on_frame=lambda r, *_: recons.append(r.reconstruction))
+                       on_frame=lambda r, *_: recons.append(r.reconstruction), effort=effort)
     encode_s = time.perf_counter() - start
     same: list[bool] = []
     start = time.perf_counter()
@@ -123,6 +124,7 @@ def _settings_record(s: EvalSettings, model, qualities: list[int], anchor_codecs
     return {
         "frames": s.frames, "gop": s.gop, "qualities": qualities, "variants": [v.name for v in s.variants()],
         "weights": s.weights, "weights_id": model.weights_id.hex(), "num_rates": model.num_rates,
+        "effort": s.effort,
         "device": s.device,
         "anchors": anchor_codecs, "crfs": s.crfs if anchor_codecs else [], "anchor_preset": anchors.PRESET,
         "ffmpeg": _ffmpeg_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
@@ -157,7 +159,8 @@ def _evaluate_clip(clip: Path, s: EvalSettings, model, qualities: list[int], anc
     for variant in s.variants():
         codecs[variant.name] = []
         for q in qualities:
-            codecs[variant.name].append(code_ours(clip, clip_dir, model, variant, q, s.gop, len(frames)))
+            codecs[variant.name].append(code_ours(clip, clip_dir, model, variant, q, s.gop, len(frames),
+                                                  s.effort))
             _log(_point_line(name, variant.name, codecs[variant.name][-1]))
     for codec in anchor_codecs:
         try:

@@ -5,8 +5,9 @@
 3. Coarse-to-fine aggregation: F_3^up = U(F_4^w), F_{s-1}^up = U(cat(F_s^w, F_s^up)),
    U = [5x5 stride-2 transposed conv, ReLU, 3x3 conv].
 4. Fusion layer [1x1 conv, ReLU, 3x3 conv] on cat(F_0^w, F_0^up) gives the predicted frame X̂p_t.
-The fusion output is added to the reference warped at full resolution with f^0 (a skip connection
-that makes the network start from plain warping; it learns the correction).
+The fusion output is added to the reference warped at full resolution with f^0 (a skip connection;
+it learns the correction). The fusion's last layer starts at zero, so an untrained MS-MCN is exactly
+plain warping; the warp floor of the joint stages keeps it at least as good (``stages.py``).
 Width (beyond the paper, for cost): C/2 channels at full resolution, C at the coarser scales.
 """
 from __future__ import annotations
@@ -40,6 +41,8 @@ class MSMCN(nn.Module):
                                 [_upsample_unit(2 * w[s], w[s - 1]) for s in range(SCALES - 2, 0, -1)])
         self.fusion = nn.Sequential(conv(2 * w[0], w[0], 1, 1), nn.ReLU(inplace=True),
                                     conv(w[0], 3, 3, 1))
+        nn.init.zeros_(self.fusion[-1].weight)                          # correction 0: X̂p_t = warp at init
+        nn.init.zeros_(self.fusion[-1].bias)
 
     def forward(self, reference: torch.Tensor, flows: list[torch.Tensor]) -> torch.Tensor:
         features = [self.embed(reference)]                              # F_0 (B,C,H,W)

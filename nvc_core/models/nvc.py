@@ -23,6 +23,8 @@ PAD_MULTIPLE = 64
 
 #: λ of each rate point for L = λ·255²·MSE + bpp (quality 0 = lowest rate). λ_inter = λ_intra / 4.
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
+#: λ of a P-frame's coders (neuro-Motion, neuro-Res) = λ_intra · this (training, encoder-side refinement).
+INTER_LAMBDA_RATIO = 0.25
 
 
 @dataclass
@@ -91,6 +93,13 @@ class NVC(nn.Module):
     def num_rates(self) -> int:
         return self.config.num_rates
 
+    @property
+    def weights_id(self) -> bytes:
+        """The identifier written into every bitstream, computed from the weights as they are now
+        (:func:`nvc_core.weights.weights_identifier`)."""
+        from nvc_core.weights import weights_identifier
+        return weights_identifier(self)
+
     def forward_intra(self, x: torch.Tensor, q: int | torch.Tensor):
         """neuro-Intra training pass: CoderOutput with decoded = X̂ (B,3,H,W)."""
         return self.intra(x, q)
@@ -114,3 +123,25 @@ class NVC(nn.Module):
         likelihoods = {**motion.likelihoods,
                        "residual.y": res.likelihoods["y"], "residual.z": res.likelihoods["z"]}
         return InterOutput(prediction + res.decoded, prediction, motion.flows, likelihoods, motion.state)
+
+    @torch.no_grad()
+    def move_residual_offset(self) -> torch.Tensor:
+        """Move the constant that neuro-Res's decoder adds from the reconstruction into the prediction;
+        returns it, d (3,) = Dm(ŷ = 0) per channel.
+
+        Trained jointly, MS-MCN and neuro-Res can agree on a constant offset: X̂p_t = warp + corr − d and
+        r̂_t = Dm(ŷ) with Dm(0) ≈ d, which costs the prediction but not the reconstruction. After
+        X̂p'_t = X̂p_t + d (MS-MCN's last bias), r'_t = r_t − d (Em's first bias adds W·d back) and
+        r̂'_t = r̂_t − d (Dm's last bias), Em sees what it saw, ŷ and X̂_t are those of before up to the
+        frame border (Em's zero padding does not carry the constant), and the prediction holds d.
+        """
+        res = self.residual
+        h = PAD_MULTIPLE // 16
+        d = res.synthesis(res.log_gain.new_zeros(1, res.latent_channels, 2 * h, 2 * h), 0)
+        d = d[0, :, PAD_MULTIPLE // 2: -PAD_MULTIPLE // 2, PAD_MULTIPLE // 2: -PAD_MULTIPLE // 2].mean((1, 2))
+        self.mcn.fusion[-1].bias += d
+        first, last = res.em.net[0], res.dm.net[-1]
+        first.bias += (first.weight.sum((2, 3)) * d).sum(1)          # W (out,3,k,k) · d (3,)
+        last.bias -= d
+        return d
+

@@ -109,6 +109,23 @@ class CodedLatents:
         return {"z": self.z, "y": self.y}
 
 
+def grow_rate_tables(model: nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` with every per-rate gain table (R, M) that has fewer rows than ``model``'s extended
+    above its top rate point: each new row continues the log-gain step between the last two rows
+    (half an octave at initialisation). Rate points are added at the high end only, so rate point q
+    of the old table is rate point q of the new one."""
+    own = model.state_dict()
+    grown = dict(state)
+    for name, old in state.items():
+        fresh = own.get(name)
+        if (name.rpartition(".")[2] in ("log_gain", "log_inv_gain") and fresh is not None
+                and old.dim() == 2 and old.shape[1] == fresh.shape[1] and 2 <= old.shape[0] < fresh.shape[0]):
+            step = old[-1] - old[-2]
+            extra = torch.arange(1, fresh.shape[0] - old.shape[0] + 1, dtype=old.dtype).view(-1, 1)
+            grown[name] = torch.cat([old, old[-1] + extra * step])
+    return grown
+
+
 class VAEEngine(nn.Module):
     """Em, Dm, Eh, Dh, factorized prior for ẑ, PA for ŷ, and the per-rate gains."""
 
@@ -148,13 +165,17 @@ class VAEEngine(nn.Module):
 
     # -- coding (batch of one), through a frame step's entropy backend ------------------------------
     @torch.no_grad()
-    def select_symbols(self, x: torch.Tensor, q: int) -> Symbols:
+    def select_symbols(self, x: torch.Tensor, q: int, latents: tuple[torch.Tensor, torch.Tensor] | None = None
+                       ) -> Symbols:
         """The encoder's choice of the integer latents of ``x`` (1,C,H,W) at rate point q: y and z = Eh(y)
-        rounded, within the coded alphabets. The decoder never calls this: a different choice (e.g. an
-        encoder-side refinement) changes the stream, not the decoder."""
-        y = self.analysis(x, q)
-        y_sym = torch.round(y).clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT)
-        z_sym = torch.round(self.eh(y)).clamp(-Z_RANGE, Z_RANGE)
+        rounded, within the coded alphabets; ``latents``: the (y, z) to round instead (an encoder-side
+        refinement, :mod:`nvc_core.refine`). The decoder never calls this: a different choice changes
+        the stream, not the decoder."""
+        if latents is None:
+            y = self.analysis(x, q)
+            latents = y, self.eh(y)
+        y_sym = torch.round(latents[0]).clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT)
+        z_sym = torch.round(latents[1]).clamp(-Z_RANGE, Z_RANGE)
         return z_sym, y_sym
 
     @torch.no_grad()

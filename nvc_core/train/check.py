@@ -18,18 +18,25 @@ from pathlib import Path
 import numpy as np
 
 from nvc_core.defaults import DEFAULT_QUALITY
+from nvc_core.errors import NVCError
+from nvc_core.resources import SAMPLE_CLIP as DEFAULT_CLIP
+from nvc_core.train.config import StageSettings
 
-DEFAULT_CLIP = Path(__file__).resolve().parents[2] / "resources" / "sample" / "carphone_30.y4m"
 
-
-def check_weights(weights: str | Path, clip: str | Path = DEFAULT_CLIP, quality: int = DEFAULT_QUALITY, frames: int = 8,
-                  device: str = "cpu", inter_lambda_ratio: float = 0.25) -> dict:
+def check_weights(weights: str | Path, clip: str | Path = DEFAULT_CLIP, quality: int = DEFAULT_QUALITY,
+                  frames: int = 8, device: str = "cpu",
+                  inter_lambda_ratio: float = StageSettings.inter_lambda_ratio) -> dict:
+    from nvc_core.env import resolve_device
     from nvc_core.frame_step import EstimateOnly, FrameStep, to_uint8
     from nvc_core.metrics import psnr
     from nvc_core.video_io import open_video
     from nvc_core.weights import load_model
 
-    model = load_model(weights, device)
+    model = load_model(weights, resolve_device(device))
+    if not 0 <= quality < model.num_rates:
+        raise NVCError(f"argument --quality: must be in 0..{model.num_rates - 1}, got {quality}")
+    if frames < 1:
+        raise NVCError(f"argument --frames: must be at least 1, got {frames}")
     with open_video(clip) as video:
         sources = video.read(frames)
     h, w = sources[0].shape[:2]

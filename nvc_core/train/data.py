@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from nvc_core.errors import VideoError
+from nvc_core.train.config import DataSettings
 from nvc_core.flow_estimate import clip_flows
 from nvc_core.train.synthetic import make_clip
 
@@ -148,12 +149,24 @@ def random_flip(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 # -- sources ------------------------------------------------------------------------------------------
+def image_files(paths: str | Path | list[str | Path]) -> list[Path]:
+    """Every image file among ``paths`` (files, or folders searched recursively), in order."""
+    found = []
+    for root in map(Path, [paths] if isinstance(paths, (str, Path)) else paths):
+        if not root.exists():
+            raise VideoError(f"no such file or folder: {root}")
+        found += sorted(f for f in (root.rglob("*") if root.is_dir() else [root]) if f.suffix.lower() in IMAGE_SUFFIXES)
+    return found
+
+
 class PhotoSet:
-    def __init__(self, folder: str | Path, max_side: int | None = 1024):
-        files = sorted(f for f in Path(folder).rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise VideoError(f"no images in {folder}")
-        self.images = [read_image(f, max_side) for f in files]
+    """Still images: every image under ``paths`` (files or folders)."""
+
+    def __init__(self, paths: str | Path | list[str | Path], max_side: int | None = 1024):
+        self.files = image_files(paths)
+        if not self.files:
+            raise VideoError(f"no images in {', '.join(map(str, [paths] if isinstance(paths, (str, Path)) else paths))}")
+        self.images = [read_image(f, max_side) for f in self.files]
 
     def sample(self, rng: np.random.Generator, size: int, frames: int = 1) -> np.ndarray:
         img = self.images[rng.integers(len(self.images))][None]
@@ -168,9 +181,12 @@ class ClipSet:
         self.max_stride = max_stride
         if not sequences:
             raise VideoError("no video sequences found for training")
+        self.max_frames = max(len(seq) for seq in sequences)
 
     def sample(self, rng: np.random.Generator, size: int, frames: int) -> np.ndarray:
-        seq = self.sequences[rng.integers(len(self.sequences))]
+        """A clip from the sequences of at least ``frames`` frames (see ``max_frames``)."""
+        long_enough = [seq for seq in self.sequences if len(seq) >= frames]
+        seq = long_enough[rng.integers(len(long_enough))]
         stride = min(rng.integers(1, self.max_stride + 1), max(1, (len(seq) - 1) // max(1, frames - 1)))
         start = rng.integers(0, len(seq) - stride * (frames - 1))
         clip = seq[start:start + stride * (frames - 1) + 1:stride]
@@ -191,6 +207,7 @@ class VimeoSet:
             self.folders = sorted(p.parent for p in (root / "sequences").glob("*/*/im1.png"))
         if not self.folders:
             raise VideoError(f"no Vimeo-90k septuplets under {root}/sequences")
+        self.max_frames = 7
 
     def sample(self, rng: np.random.Generator, size: int, frames: int) -> np.ndarray:
         folder = self.folders[rng.integers(len(self.folders))]
@@ -200,6 +217,8 @@ class VimeoSet:
 
 
 class SyntheticSet:
+    max_frames = None           # any length
+
     def __init__(self, photos: PhotoSet):
         self.photos = photos
 
@@ -214,6 +233,13 @@ class Mixture:
         weights = np.array([w for _, w in sources if w > 0], dtype=np.float64)
         self.weights = weights / weights.sum()
 
+    def check_frames(self, frames: int, stage: str) -> None:
+        """Refuse a stage whose clips are longer than a real source's sequences (before it starts)."""
+        short = [s.max_frames for s in self.sources if s.max_frames is not None and s.max_frames < frames]
+        if short:
+            raise VideoError(f"stage {stage} trains on clips of {frames} frames; the longest training sequence "
+                             f"has {min(short)} (give longer videos or frame folders)")
+
     def sample(self, rng: np.random.Generator, size: int, frames: int) -> np.ndarray:
         return self.sources[rng.choice(len(self.sources), p=self.weights)].sample(rng, size, frames)
 
@@ -222,17 +248,21 @@ def is_vimeo(path: str | Path) -> bool:
     return (Path(path) / "sequences").is_dir()
 
 
-def clip_source(paths: list[str | Path], photos: PhotoSet | None, synthetic_fraction: float,
-                max_side: int | None, max_frames: int | None, max_stride: int,
-                cache_dir: str | Path | None) -> Mixture:
-    """Inter-stage data: real clips (Vimeo-90k folders, videos, frame folders) mixed with synthetic ones."""
+def clip_source(data: DataSettings, photos: PhotoSet | None, cache_dir: str | Path | None = None) -> Mixture:
+    """Inter-stage data: real clips (``data.videos``: Vimeo-90k folders, videos, frame folders) mixed
+    with ``data.synthetic_fraction`` synthetic ones made from ``photos``."""
+    paths = data.videos
+    for p in map(Path, paths):
+        if not p.exists():
+            raise VideoError(f"no such file or folder: {p}")
     real = [VimeoSet(p) for p in paths if is_vimeo(p)]
     others = [p for p in paths if not is_vimeo(p)]
     if others:
-        real.append(ClipSet(load_sequences(others, max_side, max_frames, cache_dir), max_stride))
-    sources = [(s, (1.0 - synthetic_fraction) / len(real)) for s in real]
+        real.append(ClipSet(load_sequences(others, data.video_max_side, data.video_max_frames, cache_dir),
+                            data.max_stride))
+    sources = [(s, (1.0 - data.synthetic_fraction) / len(real)) for s in real]
     if photos is not None:
-        sources.append((SyntheticSet(photos), synthetic_fraction if real else 1.0))
+        sources.append((SyntheticSet(photos), data.synthetic_fraction if real else 1.0))
     if not sources:
         raise VideoError("no clips for the inter stages: give video folders or photos")
     return Mixture(sources)

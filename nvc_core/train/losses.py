@@ -57,3 +57,9 @@ def flow_supervision(flows: list[torch.Tensor], target: torch.Tensor) -> torch.T
     for s, (flow, label) in enumerate(zip(flows, pyramid(target, len(flows)))):
         loss = loss + (flow.float() - label.float() / 2 ** s).abs().flatten(1).mean(1)
     return loss
+
+
+def warp_floor(prediction: torch.Tensor, warped: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+    """max(0, MSE(X̂p_t, X_t) − MSE(warp(X̂_{t-1}, f^0), X_t)) per sample (B,), the warp term constant:
+    zero while the MS-MCN prediction is at least as good as plain warping."""
+    return (mse(prediction, current) - mse(warped, current).detach()).clamp_min(0.0)

@@ -8,7 +8,7 @@
 | `mcn-pretrain`      | Step 2                        | MS-MCN                 | eq. (3) at s = 0 with X̂p_t             |
 | `motion-joint`      | Step 3                        | motion, MS-MCN         | λ·255·eq.(3) with X̂p_t + R_motion      |
 | `residual-pretrain` | eq. (8)                       | residual               | λ·255²·MSE(X̂p_t + r̂_t) + R_residual    |
-| `inter-joint`       | III-F, joint refinement       | motion, MS-MCN, res.   | λ·255²·MSE + R_motion + R_residual     |
+| `inter-joint`       | III-F, joint refinement       | motion, MS-MCN, res.   | λ·255²·MSE + R_motion + R_residual + floor |
 | `multiframe`        | III-F, groups of 4 frames     | motion, MS-MCN, res.   | same, summed over the 3 P-frames       |
 
 λ is that of a rate index drawn per sample, so the per-rate gains (variable rate from one set of
@@ -26,6 +26,13 @@ Clips of 3 frames code 2 P-frames so that the TUM (temporal prior, eq. 7) sees a
 prior is dropped per sample with probability ``temporal_drop`` (0.5 by default), so one motion
 entropy model works with and without it.
 
+Warp floor (beyond the paper): where MS-MCN trains jointly with neuro-Res, the loss adds
+λ·255²·max(0, MSE(X̂p_t, X_t) − MSE(warp(X̂_{t-1}, f^0), X_t)) with the warp term held constant: it
+is zero while the MS-MCN prediction is at least as good as plain warping, and keeps the joint
+objective from trading the prediction below it. (Without it, the weights 6a7234bb had MS-MCN and
+neuro-Res agree on a constant colour offset, X̂p_t = warp + corr − d and Dm(0) = d, which cost the
+prediction 1.3-2 dB on bikes and the reconstruction nothing: :meth:`NVC.move_residual_offset`.)
+
 Flow-guided neuro-Motion (beyond the paper): every P-frame comes with the encoder's optical-flow
 estimate of the source frames (``hints`` (B,T-1,2,H,W), pixels, :mod:`nvc_core.flow_estimate`), fed
 to Em. In the motion stages a stage setting ``flow_weight`` > 0 adds ``flow_weight`` · Σ_s |f^s − F_s|
@@ -41,7 +48,8 @@ import torch
 
 from nvc_core.layers import backward_warp
 from nvc_core.models.nvc import NVC
-from nvc_core.train.losses import bpp, flow_supervision, mse, warping_loss
+from nvc_core.train.config import StageSettings
+from nvc_core.train.losses import bpp, flow_supervision, mse, warp_floor, warping_loss
 
 MOTION_RATE = ("motion.y", "motion.z")
 RESIDUAL_RATE = ("residual.y", "residual.z")
@@ -103,21 +111,23 @@ def intra_step(model: NVC, x: torch.Tensor, q: torch.Tensor, lam: torch.Tensor) 
 
 
 def pframe(model: NVC, stage: Stage, ref: torch.Tensor, cur: torch.Tensor, q: torch.Tensor,
-           lam: torch.Tensor, state, temporal: torch.Tensor, hint: torch.Tensor | None, s: dict):
+           lam: torch.Tensor, state, temporal: torch.Tensor, hint: torch.Tensor | None, s: StageSettings):
     """One P-frame of a stage: (StepTerms, reconstruction or prediction, new TUM state)."""
     supervision = 0.0
     if stage.predict == "residual":
         out = model.forward_inter(ref, cur, q, state, temporal, hint)
         recon, likelihoods, state = out.x_hat, out.likelihoods, out.state
         distortion = mse(recon, cur)
+        if "mcn" in stage.trains:
+            supervision = lam * 255.0 ** 2 * warp_floor(out.prediction, backward_warp(ref, out.flows[0]), cur)
     else:  # motion stages: neuro-Motion (+ MS-MCN) only, no residual coding
         motion = model.forward_motion(ref, cur, q, state, temporal, hint)
         flows, likelihoods, state = motion.flows, motion.likelihoods, motion.state   # MCFs f^0..f^4
         recon = model.mcn(ref, flows) if stage.predict == "mcn" else backward_warp(ref, flows[0])
         distortion = warping_loss(ref, cur, flows[:stage.scales], recon if stage.predict == "mcn" else None,
-                                  s["alpha"])
-        if s.get("flow_weight") and hint is not None:
-            supervision = s["flow_weight"] * flow_supervision(flows, hint)
+                                  s.alpha)
+        if s.flow_weight and hint is not None:
+            supervision = s.flow_weight * flow_supervision(flows, hint)
     pixels = cur.shape[-2] * cur.shape[-1]
     levels = 255.0 ** 2 if stage.predict == "residual" else 255.0          # MSE or ℓ1 in 8-bit levels
     loss = lam * levels * distortion + bpp(likelihoods, stage.rate, pixels) if stage.rate else distortion
@@ -142,13 +152,13 @@ def reference(model: NVC, stage: Stage, frame: torch.Tensor, q: torch.Tensor,
 
 
 def inter_step(model: NVC, stage: Stage, clip: torch.Tensor, q: torch.Tensor, lam: torch.Tensor,
-               hints: torch.Tensor | None, s: dict) -> StepTerms:
+               hints: torch.Tensor | None, s: StageSettings) -> StepTerms:
     """Code clip (B,T,3,H,W) as [reference, P, P, ...]; terms summed over the P-frames."""
     frames = clip.unbind(1)
     ref = reference(model, stage, frames[0], q)
     state, total = None, None
     for t in range(1, len(frames)):
-        temporal = (torch.rand(clip.shape[0], device=clip.device) >= s["temporal_drop"]).float()
+        temporal = (torch.rand(clip.shape[0], device=clip.device) >= s.temporal_drop).float()
         hint = hints[:, t - 1] if hints is not None else None
         terms, recon, state = pframe(model, stage, ref, frames[t], q, lam, state, temporal, hint, s)
         total = terms if total is None else StepTerms(total.loss + terms.loss, total.bpp + terms.bpp,
@@ -159,7 +169,7 @@ def inter_step(model: NVC, stage: Stage, clip: torch.Tensor, q: torch.Tensor, la
 
 
 def train_step(model: NVC, stage: Stage, batch: torch.Tensor, q: torch.Tensor, lambdas: torch.Tensor,
-               s: dict, hints: torch.Tensor | None = None) -> StepTerms:
+               s: StageSettings, hints: torch.Tensor | None = None) -> StepTerms:
     """Per-sample terms of one step of ``stage`` on ``batch`` (B,T,3,H,W) at rate indices q (B,).
 
     ``s``: the stage settings (``inter_lambda_ratio``, ``temporal_drop``, ``alpha``, ``flow_weight``);
@@ -167,4 +177,4 @@ def train_step(model: NVC, stage: Stage, batch: torch.Tensor, q: torch.Tensor, l
     """
     if stage.name == "intra":
         return intra_step(model, batch[:, 0], q, lambdas[q])
-    return inter_step(model, stage, batch, q, lambdas[q] * s["inter_lambda_ratio"], hints, s)
+    return inter_step(model, stage, batch, q, lambdas[q] * s.inter_lambda_ratio, hints, s)

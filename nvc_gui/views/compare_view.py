@@ -46,11 +46,11 @@ class CompareView(QWidget):
         self.split.view.addItem(self._split_line)
         controls = QHBoxLayout()
         controls.addWidget(QLabel("layer"))
-        controls.addWidget(self.layer, stretch=1)
+        controls.addWidget(self.layer, stretch=2)
         controls.addWidget(self.quality_b)
         controls.addWidget(self.prior_b)
         controls.addWidget(QLabel("A, B colour scale"))
-        controls.addWidget(self.scale)
+        controls.addWidget(self.scale, stretch=3)
         split = QWidget()
         split_layout = QVBoxLayout(split)
         split_layout.setContentsMargins(0, 0, 0, 0)
@@ -114,14 +114,16 @@ class CompareView(QWidget):
                 [self._layer(FrameContext(c.encoding, i, c.temporal_prior), layer)
                  for c in pair for i in range(len(c.encoding.records))], layer))
         self._draw(self.a, a, layer, maps[0], levels)
-        self.a.set_title(f"A: {_settings(a)} · {_numbers(a)}{self._scale_note(layer)}")
+        self.a.set_title(f"A: {_settings(a)} · {_numbers(a)}")
         if not b_ready:
             self.b.set_title(f"B: {_settings(b)} — {b.encoding.status.value}…")
             for view in (self.b, self.diff, self.split):
                 view.clear("B is being coded…")
+            for view in (self.diff, self.split):
+                view.set_title(view.title)
             return
         self._draw(self.b, b, layer, maps[1], levels)
-        self.b.set_title(f"B: {_settings(b)} · {_numbers(b, a)}{self._scale_note(layer)}")
+        self.b.set_title(f"B: {_settings(b)} · {_numbers(b, a)}")
         self._show_split()
         shown_a, shown_b = (self._scalar(m, c, layer) for m, c in zip(maps, pair))
         if shown_a is None or shown_b is None or shown_a.shape != shown_b.shape:
@@ -135,9 +137,6 @@ class CompareView(QWidget):
         self.diff.set_scalar(difference, a.frame_size, levels=diff_levels, extent=self._extent(a, layer))
         self.diff.set_title(f"B − A ({layer}): mean {float(difference.mean()):+.4g} · "
                             f"{self.diff_scale.describe()}")
-
-    def _scale_note(self, layer: str) -> str:
-        return "" if layer == RECONSTRUCTION else f" · shared {self.scale.describe()}"
 
     def _show_split(self) -> None:
         """A left of the slider, B right of it, as A and B show the layer."""
@@ -193,7 +192,8 @@ class CompareView(QWidget):
         return None if levels is None else (0.0, levels[1])
 
     def _draw(self, view: ImageView, context: FrameContext, layer: str, shown, levels) -> None:
-        """Draw `shown` (what `_layer` gave) in `view` on the shared `levels`."""
+        """Draw `shown` (what `_layer` gave) in `view` on the shared `levels` (shown by its colour
+        bar and the scale's boxes)."""
         record = context.record
         if shown is None:
             view.clear(NO_ORIGINAL if layer == ERROR else

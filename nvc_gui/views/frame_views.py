@@ -137,5 +137,4 @@ class ResidualView(QWidget):
                 view.clear(why)
             else:
                 view.set_scalar(residual.mean(axis=2), context.frame_size, levels=levels,
-                                values=residual, unit="(R G B)")
-                view.set_title(f"{view.title} · {self.scale.describe()}")
+                                values=residual, unit="(R G B)")     # the scale: in the boxes above

@@ -7,10 +7,12 @@ from typing import Callable, Iterable
 
 import numpy as np
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QSizePolicy, QWidget
 
 Levels = tuple[float, float]
-SPIN_LIMIT = 1e9
+SPIN_LIMIT = 1e7
+MIN_BOX_WIDTH = 56       # the boxes shrink with their panel rather than widen the window
+MIN_MODE_WIDTH = 90
 
 
 class ScaleMode(Enum):
@@ -46,6 +48,10 @@ class ColourScale(QWidget):
         self.symmetric = symmetric
         self.mode = QComboBox()
         self.mode.addItems([m.value for m in ScaleMode])
+        self.mode.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mode.setMinimumContentsLength(6)
+        self.mode.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.mode.setMinimumWidth(MIN_MODE_WIDTH)
         self.mode.setToolTip("Colour scale: each frame's own range, the range over the clip's coded "
                              "frames, or the levels typed in the boxes")
         self.low, self.high = QDoubleSpinBox(), QDoubleSpinBox()
@@ -54,12 +60,14 @@ class ColourScale(QWidget):
             box.setDecimals(3)
             box.setKeyboardTracking(False)
             box.setToolTip(tip)
+            box.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            box.setMinimumWidth(MIN_BOX_WIDTH)
         self.lock = QCheckBox("lock")
         self.lock.setToolTip("Keep the levels on screen now, whatever the frame, clip or compare side")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.mode, self.low, self.high, self.lock):
-            layout.addWidget(widget)
+        for widget, stretch in ((self.mode, 3), (self.low, 2), (self.high, 2), (self.lock, 0)):
+            layout.addWidget(widget, stretch)
         self._shown: Levels = (0.0, 1.0)
         self._locked: Levels | None = None
         self._clip_ranges: dict[tuple, Levels | None] = {}
@@ -96,8 +104,9 @@ class ColourScale(QWidget):
         else:
             levels = frame or (0.0, 1.0)
         low, high = levels
-        if high <= low:
-            high = low + (abs(low) * 1e-6 or 1e-6)
+        if high <= low:             # a flat map: a tiny range around it (zero in the middle if symmetric)
+            pad = abs(low) * 1e-6 or 1e-6
+            low, high = (low - pad, high + pad) if self.symmetric else (low, low + pad)
         self._shown = (low, high)
         if mode is not ScaleMode.TYPED and self._locked is None:
             self._set_boxes(self._shown)
