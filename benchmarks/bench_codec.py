@@ -55,7 +55,7 @@ from nvc_core.analysis import Analysis
 from nvc_core.bitstream import FrameChunk, StreamHeader
 from nvc_core.codec import VideoDecoder, VideoEncoder
 from nvc_core.entropy import prior_aggregation
-from nvc_core.entropy.coder import RangeDecoderSession, RangeEncoderSession
+from nvc_core.entropy.range_coder import RangeDecoderSession, RangeEncoderSession
 from nvc_core.entropy.factorized import FactorizedPrior
 from nvc_core.weights import load_model
 

@@ -4,7 +4,7 @@ after the last chunk of every GOP the CRC-32 of that GOP's chunks.
 Integers are unsigned LEB128 varints unless said otherwise. CRC-32s catch damage to the header and
 to every GOP; a one-byte hash of every reconstructed frame lets the decoder detect drift (a decoder
 whose floating-point arithmetic differs from the encoder's: reported, not refused). A chunk's
-payload is the frame's one range-coder session (:mod:`nvc_core.entropy.coder`). No numpy or torch
+payload is the frame's one range-coder session (:mod:`nvc_core.entropy.range_coder`). No numpy or torch
 here: ``nvc info`` and the CLI's start-up stay light.
 """
 from __future__ import annotations

@@ -26,18 +26,19 @@ from typing import Callable
 import numpy as np
 import torch
 
-from nvc_core.analysis import Analysis, FrameAnalysis, LatentKey
+from nvc_core.analysis import Analysis, FrameRecord, LatentKey
 from nvc_core.bitstream import FrameChunk, StreamHeader, frame_hash, pack_stream, read_stream
 from nvc_core.defaults import DEFAULT_GOP, DEFAULT_QUALITY
 from nvc_core.errors import BitstreamError, Cancelled, DriftError, NVCError, VideoError
 from nvc_core.frame_step import CodedFrame, FrameStep, FrameType, RangeDecode, RangeEncode
 from nvc_core.layers.nlam import record_masks
+from nvc_core.mc_gain import frame_gain
 from nvc_core.metrics import bits_per_pixel, frame_metrics, mean_over_frames
 from nvc_core.models.nvc import NVC
 from nvc_core.outputs import PendingFile, check_outputs, publish
 from nvc_core.video_io import VideoWriter, open_video
 
-OnFrame = Callable[[FrameAnalysis, int, "int | None"], None]
+OnFrame = Callable[[FrameRecord, int, "int | None"], None]
 ShouldStop = Callable[[], bool]
 
 #: Slack, in bits, of the check that a frame's payload can hold the latents its size needs.
@@ -59,17 +60,17 @@ def _attention(step: FrameStep, frame_type: FrameType, analysis: Analysis):
     """Records the NLAM masks of the frame's VAE engines when the analysis asks for them."""
     if not analysis.attention:
         return nullcontext({})
-    return record_masks({f"{name}.{where}": module for name, coder in step.coders(frame_type).items()
-                         for where, module in coder.attention_modules().items()})
+    return record_masks({f"{name}.{where}": module for name, engine in step.engines(frame_type).items()
+                         for where, module in engine.attention_modules().items()})
 
 
 def _record(step: FrameStep, frame: CodedFrame, analysis: Analysis, chunk_bytes: int,
-            attention: dict[str, np.ndarray]) -> FrameAnalysis:
+            attention: dict[str, np.ndarray]) -> FrameRecord:
     """The analysis record of a coded frame: what ``analysis`` asks for."""
     h, w = step.height, step.width
-    record = FrameAnalysis(index=frame.index, frame_type=frame.frame_type, temporal_prior=frame.temporal_prior,
-                           height=h, width=w, reconstruction=frame.reconstruction, bits=8 * chunk_bytes,
-                           attention=attention)
+    record = FrameRecord(index=frame.index, frame_type=frame.frame_type, temporal_prior=frame.temporal_prior,
+                         height=h, width=w, reconstruction=frame.reconstruction, bits=8 * chunk_bytes,
+                         attention=attention)
     if analysis.bits or analysis.maps:
         maps = frame.bit_maps()
         record.bits_by_stream = {key: float(bits.sum(dtype=np.float64)) for key, bits in maps.items()}
@@ -95,8 +96,9 @@ class VideoEncoder:
                  effort: int = 0):
         self.step = FrameStep(model, width, height, quality, gop, threads, effort)
         self.temporal_prior, self.matrix, self.analysis = temporal_prior, matrix, analysis
+        self._previous: FrameRecord | None = None     # the record of the frame before (analysis.images)
 
-    def encode_frame(self, rgb: np.ndarray) -> tuple[bytes, FrameAnalysis]:
+    def encode_frame(self, rgb: np.ndarray) -> tuple[bytes, FrameRecord]:
         backend = RangeEncode()
         with _attention(self.step, self.step.frame_type, self.analysis) as attention:
             frame = self.step.code(backend, rgb, self.temporal_prior)
@@ -105,6 +107,8 @@ class VideoEncoder:
         record = _record(self.step, frame, self.analysis, len(chunk), attention)
         if self.analysis.images:
             record.original = rgb
+            record.mc_gain = None if self._previous is None else frame_gain(self._previous, record)
+            self._previous = record
         if self.analysis.metrics:
             for key, value in frame_metrics(rgb, frame.reconstruction, self.matrix).items():
                 setattr(record, key, value)
@@ -124,7 +128,7 @@ class VideoDecoder:
         self.analysis = analysis
         self.strict = strict
 
-    def decode_frame(self, chunk: FrameChunk) -> tuple[np.ndarray, FrameAnalysis]:
+    def decode_frame(self, chunk: FrameChunk) -> tuple[np.ndarray, FrameRecord]:
         step = self.step
         expected = step.frame_type
         if chunk.frame_type != expected:
@@ -150,7 +154,7 @@ class VideoDecoder:
 @dataclass
 class CodingResult:
     header: StreamHeader
-    records: list[FrameAnalysis]
+    records: list[FrameRecord]
     file_bytes: int
 
     @property
@@ -228,7 +232,7 @@ def encode_video(input_path: str | os.PathLike, output_path: str | os.PathLike, 
             writer = VideoWriter(recon_path, reader.width, reader.height, fps, matrix) if recon_path else None
             stats = PendingFile(stats_path) if stats_path else None
             chunks: list[bytes] = []
-            records: list[FrameAnalysis] = []
+            records: list[FrameRecord] = []
             for rgb in reader:
                 if frames is not None and len(records) >= frames:
                     break
@@ -301,7 +305,7 @@ class MotionCost:
     bit_map_y: np.ndarray          # (C,h,w) bits per motion-feature element
 
 
-def recost_motion(model: NVC, records: list[FrameAnalysis], quality: int, temporal_prior: bool
+def recost_motion(model: NVC, records: list[FrameRecord], quality: int, temporal_prior: bool
                   ) -> list[MotionCost | None]:
     """Estimated motion-feature bits of every P-frame with the temporal prior on or off.
 

@@ -46,7 +46,7 @@ __all__ = ["FrameStep", "CodedFrame", "FrameType", "EntropyBackend", "RangeEncod
 
 FrameType = Literal["I", "P"]
 #: The VAE engines that code a frame of each type, in the order their latents enter the payload.
-CODERS: dict[str, tuple[str, ...]] = {"I": ("intra",), "P": ("motion", "residual")}
+ENGINES: dict[str, tuple[str, ...]] = {"I": ("intra",), "P": ("motion", "residual")}
 
 
 # -- frame <-> tensor (the one place for padding) ----------------------------------------------------
@@ -141,13 +141,13 @@ class FrameStep:
         """The type of the next frame: I at the start of every GOP, P otherwise."""
         return "I" if self.index % self.gop == 0 else "P"
 
-    def coders(self, frame_type: FrameType) -> dict[str, VAEEngine]:
+    def engines(self, frame_type: FrameType) -> dict[str, VAEEngine]:
         """The VAE engines that code a frame of ``frame_type``, by name, in payload order."""
-        return {name: getattr(self.model, name) for name in CODERS[frame_type]}
+        return {name: getattr(self.model, name) for name in ENGINES[frame_type]}
 
     def min_payload_bits(self, frame_type: FrameType) -> float:
         """A lower bound on the payload of a frame of ``frame_type`` at this size (checked before decoding)."""
-        return sum(coder.min_bits(self.latent_hw) for coder in self.coders(frame_type).values())
+        return sum(engine.min_bits(self.latent_hw) for engine in self.engines(frame_type).values())
 
     def code(self, backend: EntropyBackend, source: np.ndarray | None = None, temporal_prior: bool = True
              ) -> CodedFrame:
@@ -203,17 +203,17 @@ class FrameStep:
         return latents
 
     # -- parts of a step --------------------------------------------------------------------------------
-    def _code(self, coder: VAEEngine, backend: EntropyBackend, x: torch.Tensor | None,
+    def _code(self, engine: VAEEngine, backend: EntropyBackend, x: torch.Tensor | None,
               temporal: torch.Tensor | None, lam: float | None = None) -> CodedLatents:
         """One VAE engine's share of the frame: the encoder picks the symbols of its input ``x``, the
         decoder reads them; either way the backend codes them and Dm decodes them. ``lam``: the engine's
         λ, for an encoder-side refinement of its latents (None: never refined)."""
         symbols = None
         if x is not None:
-            refined = (refine_latents(coder, x, self.quality, lam, temporal, self.refine_steps)
+            refined = (refine_latents(engine, x, self.quality, lam, temporal, self.refine_steps)
                        if lam is not None and self.refine_steps else None)
-            symbols = coder.select_symbols(x, self.quality, refined)
-        return coder.code(backend, symbols, self.quality, temporal, self.latent_hw)
+            symbols = engine.select_symbols(x, self.quality, refined)
+        return engine.code(backend, symbols, self.quality, temporal, self.latent_hw)
 
     def _flow_hint(self, source: np.ndarray) -> torch.Tensor | None:
         """Flow estimate of the padded source frame against the previous one (flow-guided neuro-Motion),

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from nvc_core.entropy import integer
-from nvc_core.entropy.coder import RangeDecoderSession, RangeEncoderSession
+from nvc_core.entropy.range_coder import RangeDecoderSession, RangeEncoderSession
 from nvc_core.entropy.factorized import Z_RANGE, FactorizedPrior
 from nvc_core.entropy.gaussian import bounds_model, coding_bits, gaussian_likelihood
 from nvc_core.entropy.latent_codec import CodedLatent, Conditions, LatentCodec

@@ -113,7 +113,7 @@ def test_all_zero_motion_hyper_latent_costs_a_few_bits():
     """ẑ = 0 under the bundled weights' motion prior: the bound is the prior's own Σ −log2 P(0)
     (factorized prior of ẑ, and the hyperprior + context of ŷ = 0 given ẑ = 0); the range coder writes
     no more than that plus its flush and the two alphabet bounds of ŷ."""
-    from nvc_core.entropy.coder import RangeEncoderSession
+    from nvc_core.entropy.range_coder import RangeEncoderSession
     from nvc_core.entropy.latent_codec import Conditions
     motion = load_model().motion
     z = torch.zeros(1, motion.z_prior.channels, 4, 4)

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nvc_core.entropy import integer
-from nvc_core.entropy.coder import RangeDecoderSession, RangeEncoderSession, constriction_stream
+from nvc_core.entropy.range_coder import RangeDecoderSession, RangeEncoderSession, constriction_stream
 from nvc_core.entropy.gaussian import CODER_PROBABILITY_MIN, LIKELIHOOD_MIN
 from nvc_core.entropy.latent_codec import CodedLatent, Conditions
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 import numpy as np
 import torch
 
-from nvc_core.entropy.coder import constriction_stream
+from nvc_core.entropy.range_coder import constriction_stream
 
 SCALE_MIN = 0.11
 SCALE_MAX = 64.0

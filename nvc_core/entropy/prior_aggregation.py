@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nvc_core.entropy import integer
-from nvc_core.entropy.coder import RangeDecoderSession, RangeEncoderSession
+from nvc_core.entropy.range_coder import RangeDecoderSession, RangeEncoderSession
 from nvc_core.entropy.gaussian import (SCALE_MIN, bounds_model, coding_bits, gaussian_family, gaussian_likelihood,
                                        snap_fixed, symbol_range)
 from nvc_core.entropy.latent_codec import CodedLatent, Conditions

@@ -105,7 +105,7 @@ def code_ours(clip: Path, out_dir: Path, model, variant: Variant, quality: int, 
     except BitstreamError as exc:
         _log(f"  {stream}: {exc}")
         decode_s = None
-    per_frame = [r.stats() for r in enc.records]  # FrameAnalysis.stats(): the STATS.json entry
+    per_frame = [r.stats() for r in enc.records]  # FrameRecord.stats(): the STATS.json entry
     h, w = recons[0].shape[:2]
     return RDPoint(bytes=enc.file_bytes, bpp=bits_per_pixel(enc.file_bytes, w, h, len(per_frame)),
                    encode_s=encode_s, decode_s=decode_s, quality=quality,
