@@ -63,7 +63,7 @@ SIZES = ("176x144", "640x272", "1280x720")
 MODULES = ("intra", "motion", "mcn", "residual")
 ANALYSES = {"none": Analysis.NONE, "stats": Analysis.STATS, "full": Analysis.FULL}
 ENTROPY_CODING = ((RangeEncoderSession, ("encode", "finish")), (RangeDecoderSession, ("decode",)),
-                  (FactorizedPrior, ("table",)), (prior_aggregation, ("snap_parameters",)))
+                  (FactorizedPrior, ("table",)), (prior_aggregation, ("snap_fixed",)))
 METRICS = (codec, ("frame_metrics",))
 
 

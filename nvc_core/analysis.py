@@ -80,6 +80,7 @@ class FrameRecord:
     bits_by_stream: dict[LatentKey, float] = field(default_factory=dict)  # estimated bits of each latent
     bits: int = 0                                     # whole chunk in the file, framing included
     bits_estimated: float = 0.0                       # sum of bits_by_stream
+    matches_encoder: bool | None = None               # decoding: hash of the reconstruction equals the encoder's
     psnr_rgb: float | None = None
     psnr_y: float | None = None
     ms_ssim: float | None = None

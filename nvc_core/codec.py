@@ -3,8 +3,10 @@
 Every frame goes through :class:`~nvc_core.frame_step.FrameStep`: the encoder with a range-encoding
 backend, the decoder with a range-decoding one, so both run the same computations on the same tensors
 (every entropy parameter from already-coded symbols, the reference frame buffer holding the 8-bit
-reconstruction, torch settings scoped by :func:`nvc_core.env.coding_env`). The decoder checks a hash
-of every reconstructed frame.
+reconstruction, torch settings scoped by :func:`nvc_core.env.coding_env`). Every entropy parameter
+is computed in integers (:mod:`nvc_core.entropy.integer`), so the symbols decode identically on any
+machine; the pixels are float computations, so the decoder compares a hash of every reconstructed
+frame with the encoder's and reports the frames that differ (drift), or refuses them when strict.
 
 Besides the bitstream and the reconstruction, a coding call computes only what its
 :class:`~nvc_core.analysis.Analysis` request asks for (metrics, estimated bits, bit maps, images,
@@ -25,9 +27,9 @@ import numpy as np
 import torch
 
 from nvc_core.analysis import Analysis, FrameRecord, LatentKey
-from nvc_core.bitstream import FrameChunk, StreamHeader, frame_hash, read_stream
+from nvc_core.bitstream import FrameChunk, StreamHeader, frame_hash, pack_stream, read_stream
 from nvc_core.defaults import DEFAULT_GOP, DEFAULT_QUALITY
-from nvc_core.errors import BitstreamError, Cancelled, NVCError, VideoError
+from nvc_core.errors import BitstreamError, Cancelled, DriftError, NVCError, VideoError
 from nvc_core.frame_step import CodedFrame, FrameStep, FrameType, RangeDecode, RangeEncode
 from nvc_core.layers.nlam import record_masks
 from nvc_core.mc_gain import frame_gain
@@ -115,15 +117,17 @@ class VideoEncoder:
 
 
 class VideoDecoder:
-    """Decodes frame chunks one by one (range-decode backend of the frame step), checking each frame's hash."""
+    """Decodes frame chunks one by one (range-decode backend of the frame step), comparing each frame's
+    hash with the encoder's: a record says whether it matched; ``strict`` refuses a mismatch."""
 
     def __init__(self, model: NVC, header: StreamHeader, analysis: Analysis = Analysis.FULL,
-                 threads: int | None = None):
+                 threads: int | None = None, strict: bool = False):
         if header.weights_id != model.weights_id:
             raise BitstreamError(f"bitstream was made with other weights (id {header.weights_id.hex()}, "
                                  f"loaded {model.weights_id.hex()}); pass the same --weights")
         self.step = FrameStep(model, header.width, header.height, header.quality, header.gop, threads)
         self.analysis = analysis
+        self.strict = strict
 
     def decode_frame(self, chunk: FrameChunk) -> tuple[np.ndarray, FrameRecord]:
         step = self.step
@@ -139,14 +143,12 @@ class VideoDecoder:
                 frame = step.code(RangeDecode(chunk.payload), None, chunk.temporal_prior)
         except BitstreamError as exc:  # what corrupt data raises; anything else is a bug and surfaces as is
             raise BitstreamError(f"frame {step.index}: {exc}") from None
-        self._check_hash(frame, chunk)
-        return frame.reconstruction, _record(step, frame, self.analysis, chunk.nbytes, attention)
-
-    @staticmethod
-    def _check_hash(frame: CodedFrame, chunk: FrameChunk) -> None:
-        if frame_hash(frame.reconstruction) != chunk.recon_hash:
-            raise BitstreamError(f"corrupt bitstream: frame {frame.index} does not match the encoder's "
-                                 f"reconstruction (hash mismatch)")
+        matches = frame_hash(frame.reconstruction) == chunk.recon_hash
+        if not matches and self.strict:
+            raise DriftError(f"frame {frame.index} differs from the encoder's reconstruction (--strict)")
+        record = _record(step, frame, self.analysis, chunk.nbytes, attention)
+        record.matches_encoder = matches
+        return frame.reconstruction, record
 
 
 # -- whole videos ----------------------------------------------------------------------------------
@@ -155,6 +157,22 @@ class CodingResult:
     header: StreamHeader
     records: list[FrameRecord]
     file_bytes: int
+
+    @property
+    def drifted_frames(self) -> list[int]:
+        """Frames whose reconstruction differs from the encoder's (decoding only; see ``drift_warning``)."""
+        return [r.index for r in self.records if r.matches_encoder is False]
+
+    def drift_warning(self) -> str | None:
+        """The warning for frames that drifted, or None: the stream is intact (its CRCs hold), but this
+        machine's floating-point arithmetic reconstructs those frames differently from the encoder's."""
+        frames = self.drifted_frames
+        if not frames:
+            return None
+        shown = ", ".join(map(str, frames[:20])) + (", ..." if len(frames) > 20 else "")
+        return (f"{len(frames)} of {len(self.records)} frames differ from the encoder's reconstruction "
+                f"(frames {shown}): this machine's arithmetic differs from the encoder's; the symbols decoded "
+                f"exactly, the pixels may drift slightly (--strict makes this an error)")
 
     def summary(self) -> dict:
         """Size, rate and (when the frames were measured) the sequence metrics: means over frames."""
@@ -232,8 +250,7 @@ def encode_video(input_path: str | os.PathLike, output_path: str | os.PathLike, 
                 records.append(record if analysis.images else record.light())
             if not records:
                 raise VideoError(f"{input_path}: no frames to encode")
-            header.frame_count = len(records)
-            data = header.pack() + b"".join(chunks)
+            data = pack_stream(header, chunks)
             stream.write(data)
             result = CodingResult(header, records, len(data))
             if stats:
@@ -247,16 +264,18 @@ def encode_video(input_path: str | os.PathLike, output_path: str | os.PathLike, 
 
 def decode_video(bitstream_path: str | os.PathLike, model: NVC, output_path: str | os.PathLike | None = None,
                  stats_path: str | os.PathLike | None = None, analysis: Analysis = Analysis.FULL,
-                 on_frame: OnFrame | None = None, should_stop: ShouldStop | None = None) -> CodingResult:
-    """Decode an .nvc file (checking every frame's hash); optionally write the video and STATS.json,
-    all or nothing."""
+                 on_frame: OnFrame | None = None, should_stop: ShouldStop | None = None,
+                 strict: bool = False) -> CodingResult:
+    """Decode an .nvc file; optionally write the video and STATS.json, all or nothing. Every frame's
+    hash is compared with the encoder's: frames that differ are listed in the result
+    (:meth:`CodingResult.drift_warning`), or refused with :class:`DriftError` when ``strict``."""
     check_outputs([bitstream_path], [output_path, stats_path], videos=[output_path])
     if stats_path is not None:
         analysis = replace(analysis, bits=True)
     header, chunks = read_stream(bitstream_path)
     writer = stats = None
     try:
-        decoder = VideoDecoder(model, header, analysis)
+        decoder = VideoDecoder(model, header, analysis, strict=strict)
         writer = (VideoWriter(output_path, header.width, header.height, Fraction(header.fps_num, header.fps_den),
                               header.matrix, header.full_range) if output_path else None)
         stats = PendingFile(stats_path) if stats_path else None

@@ -175,7 +175,7 @@ class FrameStep:
                 temporal = m.motion.temporal_prior(self.state, temporal_prior)
                 em_input = None if x is None else m.motion.encoder_input(self.reference, x, self._flow_hint(padded))
                 motion = self._code(m.motion, backend, em_input, temporal)
-                self.state = m.motion.update_state(motion.y.symbols, self.state)
+                self.state = m.motion.coding_state(motion.y.symbols, self.state)
                 prediction = m.mcn(self.reference, motion.decoded)             # X̂p_t
                 residual = None if x is None else x - prediction            # r_t
                 res = self._code(m.residual, backend, residual, None, m.config.lambdas[q] * INTER_LAMBDA_RATIO)
@@ -201,7 +201,7 @@ class FrameStep:
             symbols = tuple(s.to(self.device) for s in symbols)
             latents = motion.code_latents(EstimateOnly(), symbols, motion.temporal_prior(self.state, temporal_prior),
                                           self.latent_hw)
-            self.state = motion.update_state(latents.y.symbols, self.state)
+            self.state = motion.coding_state(latents.y.symbols, self.state)
         return latents
 
     # -- parts of a step --------------------------------------------------------------------------------

@@ -118,7 +118,7 @@ def test_all_zero_motion_hyper_latent_costs_a_few_bits():
     motion = load_model().motion
     z = torch.zeros(1, motion.z_prior.channels, 4, 4)
     y = torch.zeros(1, motion.latent_channels, 16, 16)
-    hyper = motion.dh(z)
+    hyper = motion.hyper_features(z)
     z_given, y_given = Conditions(tuple(z.shape[1:])), Conditions(tuple(y.shape[1:]), hyper)
     z_bits = float(motion.z_prior.estimate(z, z_given).bits().sum())
     y_bits = float(motion.pa.estimate(y, y_given).bits().sum())

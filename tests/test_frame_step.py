@@ -90,10 +90,10 @@ def test_recost_equals_the_motion_entropy_model_run_by_hand(lively_model, encode
                 state = None
                 continue
             z, y = frame.coded["motion"].z.symbols, frame.coded["motion"].y.symbols
-            given = Conditions(tuple(y.shape[1:]), motion.dh(z), motion.temporal_prior(state, tp))
+            given = Conditions(tuple(y.shape[1:]), motion.hyper_features(z), motion.temporal_prior(state, tp))
             by_hand = motion.pa.estimate(y, given).bits()[0].numpy().astype(np.float32)
             np.testing.assert_array_equal(cost.bit_map_y, by_hand)
-            state = motion.update_state(y, state)
+            state = motion.coding_state(y, state)
 
 
 def test_coding_leaves_torch_settings_as_they_were(lively_model):

@@ -64,15 +64,6 @@ def coding_bits(symbols: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor, 
     return -torch.log2(p.clamp(CODER_PROBABILITY_MIN, 1.0))
 
 
-def snap_parameters(mean: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Snap float (mean, scale) to the coding grids (see module docstring)."""
-    log_step = (math.log(SCALE_MAX) - math.log(SCALE_MIN)) / (SCALE_LEVELS - 1)
-    mean_q = torch.round(mean / MEAN_STEP) * MEAN_STEP
-    index = torch.round((torch.log(scale.clamp(SCALE_MIN, SCALE_MAX)) - math.log(SCALE_MIN)) / log_step)
-    scale_q = torch.exp(index * log_step + math.log(SCALE_MIN))
-    return mean_q, scale_q
-
-
 @functools.cache
 def _scale_grid(frac: int) -> tuple[np.ndarray, torch.Tensor]:
     """The coded scales SCALE_MIN·e^(i·step), i = 0..SCALE_LEVELS-1 (float64), and the integer

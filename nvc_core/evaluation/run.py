@@ -96,7 +96,7 @@ def code_ours(clip: Path, out_dir: Path, model, variant: Variant, quality: int, 
     """Encode one clip at one quality into a real bitstream, decode it, check and measure it.
 
     ``decode_matches`` compares every decoded frame with the encoder's reconstruction; a bitstream
-    the decoder refuses (its per-frame hash check) counts as a mismatch, with ``decode_s`` None.
+    the decoder refuses counts as a mismatch, with ``decode_s`` None.
     Only the reconstructions and the per-frame numbers are kept, not the full analysis records.
     """
     stream = out_dir / f"{variant.name}_q{quality}.nvc"

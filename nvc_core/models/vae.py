@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from nvc_core.entropy import integer
 from nvc_core.entropy.factorized import Z_RANGE, FactorizedPrior
 from nvc_core.entropy.gaussian import SYMBOL_LIMIT
 from nvc_core.entropy.latent_codec import CodedLatent, Conditions, EntropyBackend
@@ -185,7 +186,8 @@ class VAEEngine(nn.Module):
         h, w = latent_hw
         z_sym, y_sym = symbols if symbols is not None else (None, None)
         z = backend.code(self.z_prior, z_sym, Conditions((self.z_prior.channels, h // 4, w // 4)))
-        y = backend.code(self.pa, y_sym, Conditions((self.latent_channels, h, w), self.dh(z.symbols), temporal))
+        y = backend.code(self.pa, y_sym, Conditions((self.latent_channels, h, w), self.hyper_features(z.symbols),
+                                                     temporal))
         return CodedLatents(z, y)
 
     @torch.no_grad()
@@ -195,6 +197,11 @@ class VAEEngine(nn.Module):
         latents = self.code_latents(backend, symbols, temporal, latent_hw)
         latents.decoded = self.main_decode(latents.y.symbols, q)
         return latents
+
+    def hyper_features(self, z_sym: torch.Tensor) -> torch.Tensor:
+        """Dh(ẑ) for coding, in integer arithmetic (:mod:`nvc_core.entropy.integer`): (1, k·M, h, w) int64
+        at 2^FRAC, the same on every machine."""
+        return integer.converted(self.dh, integer.integer_network)(integer.to_fixed(z_sym))
 
     def min_bits(self, latent_hw: tuple[int, int]) -> float:
         """Lower bound on the bits of this engine's share of a frame whose latent is ``latent_hw``."""
