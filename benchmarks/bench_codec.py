@@ -55,7 +55,7 @@ from nvc_core.analysis import Analysis
 from nvc_core.bitstream import FrameChunk, StreamHeader
 from nvc_core.codec import VideoDecoder, VideoEncoder
 from nvc_core.entropy import prior_aggregation
-from nvc_core.entropy.coder import RangeDecoderSession, RangeEncoderSession
+from nvc_core.entropy.range_coder import RangeDecoderSession, RangeEncoderSession
 from nvc_core.entropy.factorized import FactorizedPrior
 from nvc_core.weights import load_model
 
@@ -63,7 +63,7 @@ SIZES = ("176x144", "640x272", "1280x720")
 MODULES = ("intra", "motion", "mcn", "residual")
 ANALYSES = {"none": Analysis.NONE, "stats": Analysis.STATS, "full": Analysis.FULL}
 ENTROPY_CODING = ((RangeEncoderSession, ("encode", "finish")), (RangeDecoderSession, ("decode",)),
-                  (FactorizedPrior, ("table",)), (prior_aggregation, ("snap_parameters",)))
+                  (FactorizedPrior, ("table",)), (prior_aggregation, ("snap_fixed",)))
 METRICS = (codec, ("frame_metrics",))
 
 

@@ -35,13 +35,13 @@ def measure(model: NVC, size: int = 256) -> dict:
     hint = torch.zeros(1, 2, size, size)
     pixels = size * size
     m = model.motion
-    y = m.analysis(m.encoder_input(ref, x, hint), 0)
+    y = m.main_encode(m.encoder_input(ref, x, hint), 0)
     y_hat = torch.round(y)
-    flows = m.synthesis(y_hat, 0)
+    flows = m.main_decode(y_hat, 0)
     parts = {
-        "motion_encoder": kmac_per_pixel(lambda: m.analysis(m.encoder_input(ref, x, hint), 0), pixels),
+        "motion_encoder": kmac_per_pixel(lambda: m.main_encode(m.encoder_input(ref, x, hint), 0), pixels),
         "motion_hyper": kmac_per_pixel(lambda: m.dh(torch.round(m.eh(y))), pixels),
-        "pyramid_flow_decoder": kmac_per_pixel(lambda: m.synthesis(y_hat, 0), pixels),
+        "pyramid_flow_decoder": kmac_per_pixel(lambda: m.main_decode(y_hat, 0), pixels),
         "ms_mcn": kmac_per_pixel(lambda: model.mcn(ref, flows), pixels),
         "residual_coder": kmac_per_pixel(lambda: model.residual(x, 0), pixels),
     }

@@ -55,7 +55,7 @@ def _read(path: Path) -> np.ndarray:
 def _latents(model, image: np.ndarray, q: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(ŷ, hyperprior features) of neuro-Intra for one image at rate point q."""
     coder = model.intra
-    y = coder.analysis(to_tensor(image, torch.device("cpu")), q)
+    y = coder.main_encode(to_tensor(image, torch.device("cpu")), q)
     return torch.round(y), coder.dh(torch.round(coder.eh(y)))
 
 

@@ -58,7 +58,7 @@ def ours_point(model, image: Path, quality: int, tmp: Path) -> tuple[float, floa
 def ceiling_psnr(model, rgb: np.ndarray, quality: int) -> float:
     """PSNR of neuro-Intra with ŷ left unquantized (see the module docstring)."""
     x = to_tensor(rgb, torch.device("cpu"))
-    decoded = model.intra.synthesis(model.intra.analysis(x, quality), quality)
+    decoded = model.intra.main_decode(model.intra.main_encode(x, quality), quality)
     return psnr(rgb, to_uint8(decoded, *rgb.shape[:2]))
 
 

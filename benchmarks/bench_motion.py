@@ -23,13 +23,13 @@ import numpy as np
 
 from nvc_core.codec import encode_video
 from nvc_core.flow_estimate import estimate_flow
-from nvc_core.mc_gain import clip_gains
 from nvc_core.weights import load_model
 
 
 def p_frame_measures(records) -> list[dict]:
     rows = []
-    for prev, rec, gain in zip(records, records[1:], clip_gains(records)[1:]):
+    for prev, rec in zip(records, records[1:]):
+        gain = rec.mc_gain
         if gain is None:
             continue
         f0 = rec.flows[0]

@@ -1,5 +1,6 @@
-"""What a coding call computes besides the bitstream (:class:`Analysis`, a request), and the per-frame
-record it produces (:class:`FrameAnalysis`, plain numpy arrays; docs/api.md).
+"""What a coding call computes besides the bitstream (:class:`Analysis`, a request), the per-frame
+record it produces (:class:`FrameRecord`, plain numpy arrays; docs/api.md), and the typed names of a
+frame's latents (:class:`LatentKey`).
 
 A plain encode or decode computes only what it writes; the analyzer asks for everything
 (``Analysis.FULL``), ``--stats`` and the evaluation for the numbers (``Analysis.STATS``).
@@ -8,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
+
+if TYPE_CHECKING:     # no torch at import: the analyzer's windows import this module before any model
+    from nvc_core.mc_gain import MotionCompensationGain
 
 
 class LatentKey(StrEnum):
@@ -24,12 +28,12 @@ class LatentKey(StrEnum):
     RESIDUAL_Y = "residual.y"
 
     @classmethod
-    def of(cls, coder: str, part: str) -> "LatentKey":
-        """The key of latent ``part`` ("z" or "y") of the engine named ``coder`` ("intra", "motion", "residual")."""
-        return cls(f"{coder}.{part}")
+    def of(cls, engine: str, part: str) -> "LatentKey":
+        """The key of latent ``part`` ("z" or "y") of the engine named ``engine`` ("intra", "motion", "residual")."""
+        return cls(f"{engine}.{part}")
 
     @property
-    def coder(self) -> str:
+    def engine(self) -> str:
         """The VAE engine: "intra", "motion" or "residual"."""
         return self.value.partition(".")[0]
 
@@ -58,7 +62,7 @@ Analysis.FULL = Analysis(metrics=True, bits=True, maps=True, images=True, attent
 
 
 @dataclass
-class FrameAnalysis:
+class FrameRecord:
     index: int
     frame_type: str                                   # "I" or "P"
     temporal_prior: bool
@@ -76,9 +80,11 @@ class FrameAnalysis:
     bits_by_stream: dict[LatentKey, float] = field(default_factory=dict)  # estimated bits of each latent
     bits: int = 0                                     # whole chunk in the file, framing included
     bits_estimated: float = 0.0                       # sum of bits_by_stream
+    matches_encoder: bool | None = None               # decoding: hash of the reconstruction equals the encoder's
     psnr_rgb: float | None = None
     psnr_y: float | None = None
     ms_ssim: float | None = None
+    mc_gain: MotionCompensationGain | None = None     # what motion compensation bought (encoder, P, images)
 
     def stats(self) -> dict:
         """The per-frame entry of STATS.json."""
@@ -87,7 +93,7 @@ class FrameAnalysis:
                 "bits_by_stream": {str(k): round(v, 3) for k, v in self.bits_by_stream.items()},
                 "psnr_rgb": self.psnr_rgb, "psnr_y": self.psnr_y, "ms_ssim": self.ms_ssim}
 
-    def light(self) -> "FrameAnalysis":
+    def light(self) -> "FrameRecord":
         """A copy without the images and maps (keeps the numbers and the latents)."""
         return replace(self, reconstruction=None, original=None, prediction=None, residual=None,
                        residual_hat=None, flows=[], attention={}, bit_maps={})

@@ -1,12 +1,15 @@
-"""The .nvc bitstream (documented in docs/bitstream.md): a header, then one chunk per frame.
+"""The .nvc bitstream (documented in docs/bitstream.md): a header, then one chunk per frame, and
+after the last chunk of every GOP the CRC-32 of that GOP's chunks.
 
 Integers are unsigned LEB128 varints unless said otherwise. CRC-32s catch damage to the header and
-to every chunk; a hash of every reconstructed frame lets the decoder detect drift (a decoder whose
-arithmetic differs). A chunk's payload is the frame's one range-coder session
-(:mod:`nvc_core.entropy.coder`). No numpy or torch here: ``nvc info`` and the CLI's start-up stay light.
+to every GOP; a one-byte hash of every reconstructed frame lets the decoder detect drift (a decoder
+whose floating-point arithmetic differs from the encoder's: reported, not refused). A chunk's
+payload is the frame's one range-coder session (:mod:`nvc_core.entropy.range_coder`). No numpy or torch
+here: ``nvc info`` and the CLI's start-up stay light.
 """
 from __future__ import annotations
 
+import binascii
 import hashlib
 import os
 import zlib
@@ -20,18 +23,19 @@ if TYPE_CHECKING:
     import numpy as np
 
 MAGIC = b"NVCB"
-VERSION = 2
+VERSION = 3
 MAX_SIDE = 16384
 MAX_GOP = 65535
 MAX_U32 = 2**32 - 1
 MAX_QUALITY = 255
 MATRICES = ("bt709", "bt601")
 FRAME_TYPES = ("I", "P")
-HASH_BYTES = 8
+HASH_BYTES = 1
 CRC_BYTES = 4
+HEADER_CRC_BYTES = 2
 _VARINT_MAX_BYTES = 5
-# smallest chunk: a one-byte varint, the hash and the CRC (an empty payload)
-MIN_CHUNK_BYTES = 1 + HASH_BYTES + CRC_BYTES
+# smallest chunk: a one-byte varint and the hash (an empty payload)
+MIN_CHUNK_BYTES = 1 + HASH_BYTES
 
 
 def varint(value: int) -> bytes:
@@ -100,7 +104,7 @@ class StreamHeader:
         body = (MAGIC + bytes([VERSION]) + varint(self.width) + varint(self.height) + varint(self.frame_count)
                 + varint(self.gop) + bytes([self.quality, colour]) + varint(self.fps_num) + varint(self.fps_den)
                 + self.weights_id)
-        return body + zlib.crc32(body).to_bytes(CRC_BYTES, "little")
+        return body + header_crc(body)
 
     @classmethod
     def read(cls, f: BinaryIO) -> "StreamHeader":
@@ -124,11 +128,11 @@ class StreamHeader:
             fields.append(value)
             body += raw
         weights_id = f.read(8)
-        crc = f.read(CRC_BYTES)
-        if len(quality_colour) < 2 or len(weights_id) < 8 or len(crc) < CRC_BYTES:
+        crc = f.read(HEADER_CRC_BYTES)
+        if len(quality_colour) < 2 or len(weights_id) < 8 or len(crc) < HEADER_CRC_BYTES:
             raise BitstreamError("bitstream truncated inside the header")
         body += weights_id
-        if int.from_bytes(crc, "little") != zlib.crc32(body):
+        if crc != header_crc(bytes(body)):
             raise BitstreamError("corrupt bitstream header (CRC mismatch)")
         quality, colour = quality_colour
         width, height, count, gop, fps_num, fps_den = fields
@@ -151,13 +155,12 @@ class FrameChunk:
 
     def pack(self) -> bytes:
         flags = FRAME_TYPES.index(self.frame_type) << 1 | int(self.temporal_prior)
-        body = varint(len(self.payload) << 2 | flags) + self.recon_hash + self.payload
-        return body + zlib.crc32(body).to_bytes(CRC_BYTES, "little")
+        return varint(len(self.payload) << 2 | flags) + self.recon_hash + self.payload
 
     @classmethod
     def read(cls, f: BinaryIO, index: int) -> "FrameChunk":
         where = f"frame {index}"
-        value, raw = _read_varint(f, where)
+        value, _ = _read_varint(f, where)
         length, kind, temporal_prior = value >> 2, value >> 1 & 1, bool(value & 1)
         frame_type = FRAME_TYPES[kind]
         if temporal_prior and frame_type == "I":
@@ -165,16 +168,17 @@ class FrameChunk:
         recon_hash = _read_exact(f, HASH_BYTES, where)
         if length > _remaining(f):
             raise BitstreamError(f"bitstream truncated in {where}")
-        payload = _read_exact(f, length, where)
-        crc = _read_exact(f, CRC_BYTES, where)
-        if int.from_bytes(crc, "little") != zlib.crc32(raw + recon_hash + payload):
-            raise BitstreamError(f"corrupt bitstream: {where} fails its CRC")
-        return cls(frame_type, temporal_prior, payload, recon_hash)
+        return cls(frame_type, temporal_prior, _read_exact(f, length, where), recon_hash)
 
     @property
     def nbytes(self) -> int:
-        """Size of the packed chunk: framing plus payload."""
-        return len(varint(len(self.payload) << 2)) + HASH_BYTES + len(self.payload) + CRC_BYTES
+        """Size of the packed chunk: framing plus payload (the GOP's CRC is not part of any chunk)."""
+        return len(varint(len(self.payload) << 2)) + HASH_BYTES + len(self.payload)
+
+
+def header_crc(body: bytes) -> bytes:
+    """CRC-16/CCITT (initial value 0xFFFF) of the header's bytes, little-endian."""
+    return binascii.crc_hqx(body, 0xFFFF).to_bytes(HEADER_CRC_BYTES, "little")
 
 
 def frame_hash(rgb: np.ndarray) -> bytes:
@@ -182,15 +186,54 @@ def frame_hash(rgb: np.ndarray) -> bytes:
     return hashlib.blake2b(rgb.tobytes(), digest_size=HASH_BYTES).digest()
 
 
+def gop_ends(frame_count: int, gop: int) -> list[int]:
+    """Indices of the frames after whose chunk a GOP's CRC follows: every GOP's last frame."""
+    return sorted({*range(gop - 1, frame_count, gop), frame_count - 1})
+
+
+def pack_stream(header: StreamHeader, chunks: list[bytes]) -> bytes:
+    """The whole file: the header, the packed chunks, the CRC-32 of each GOP's chunks after them."""
+    header.frame_count = len(chunks)
+    parts = [header.pack()]
+    start = 0
+    for end in gop_ends(len(chunks), header.gop):
+        body = b"".join(chunks[start:end + 1])
+        parts += [body, zlib.crc32(body).to_bytes(CRC_BYTES, "little")]
+        start = end + 1
+    return b"".join(parts)
+
+
 def open_stream(f: BinaryIO) -> StreamHeader:
     """Read the header of an open .nvc file and check that the frame count it declares fits in the
     rest of the file (before anything is allocated for the frames)."""
     header = StreamHeader.read(f)
     room = _remaining(f)
-    if header.frame_count > room // MIN_CHUNK_BYTES:
+    gops = -(-header.frame_count // header.gop)
+    if header.frame_count * MIN_CHUNK_BYTES + gops * CRC_BYTES > room:
         raise BitstreamError(f"corrupt bitstream: the header declares {header.frame_count} frames, "
                              f"more than the {room} bytes after it can hold")
     return header
+
+
+def iter_chunks(f: BinaryIO, header: StreamHeader) -> Iterator[FrameChunk]:
+    """The frame chunks of an open stream after its header, checking each GOP's CRC when its last
+    chunk has been read (before that chunk is yielded) and that the file ends after the last GOP."""
+    ends = set(gop_ends(header.frame_count, header.gop))
+    start, body = 0, bytearray()
+    for i in range(header.frame_count):
+        position = f.tell()
+        chunk = FrameChunk.read(f, i)
+        end = f.tell()
+        f.seek(position)
+        body += f.read(end - position)
+        if i in ends:
+            crc = _read_exact(f, CRC_BYTES, f"the CRC of frames {start}-{i}")
+            if int.from_bytes(crc, "little") != zlib.crc32(body):
+                raise BitstreamError(f"corrupt bitstream: frames {start}-{i} fail their CRC")
+            start, body = i + 1, bytearray()
+        yield chunk
+    if f.read(1):
+        raise BitstreamError("corrupt bitstream: trailing data after the last frame")
 
 
 def read_stream(path: str | os.PathLike) -> tuple[StreamHeader, Iterator[FrameChunk]]:
@@ -207,10 +250,7 @@ def read_stream(path: str | os.PathLike) -> tuple[StreamHeader, Iterator[FrameCh
 
     def chunks() -> Iterator[FrameChunk]:
         with f:
-            for i in range(header.frame_count):
-                yield FrameChunk.read(f, i)
-            if f.read(1):
-                raise BitstreamError("corrupt bitstream: trailing data after the last frame")
+            yield from iter_chunks(f, header)
 
     return header, chunks()
 

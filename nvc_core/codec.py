@@ -3,8 +3,10 @@
 Every frame goes through :class:`~nvc_core.frame_step.FrameStep`: the encoder with a range-encoding
 backend, the decoder with a range-decoding one, so both run the same computations on the same tensors
 (every entropy parameter from already-coded symbols, the reference frame buffer holding the 8-bit
-reconstruction, torch settings scoped by :func:`nvc_core.env.coding_env`). The decoder checks a hash
-of every reconstructed frame.
+reconstruction, torch settings scoped by :func:`nvc_core.env.coding_env`). Every entropy parameter
+is computed in integers (:mod:`nvc_core.entropy.integer`), so the symbols decode identically on any
+machine; the pixels are float computations, so the decoder compares a hash of every reconstructed
+frame with the encoder's and reports the frames that differ (drift), or refuses them when strict.
 
 Besides the bitstream and the reconstruction, a coding call computes only what its
 :class:`~nvc_core.analysis.Analysis` request asks for (metrics, estimated bits, bit maps, images,
@@ -24,18 +26,19 @@ from typing import Callable
 import numpy as np
 import torch
 
-from nvc_core.analysis import Analysis, FrameAnalysis, LatentKey
-from nvc_core.bitstream import FrameChunk, StreamHeader, frame_hash, read_stream
+from nvc_core.analysis import Analysis, FrameRecord, LatentKey
+from nvc_core.bitstream import FrameChunk, StreamHeader, frame_hash, pack_stream, read_stream
 from nvc_core.defaults import DEFAULT_GOP, DEFAULT_QUALITY
-from nvc_core.errors import BitstreamError, Cancelled, NVCError, VideoError
+from nvc_core.errors import BitstreamError, Cancelled, DriftError, NVCError, VideoError
 from nvc_core.frame_step import CodedFrame, FrameStep, FrameType, RangeDecode, RangeEncode
 from nvc_core.layers.nlam import record_masks
+from nvc_core.mc_gain import frame_gain
 from nvc_core.metrics import bits_per_pixel, frame_metrics, mean_over_frames
 from nvc_core.models.nvc import NVC
 from nvc_core.outputs import PendingFile, check_outputs, publish
 from nvc_core.video_io import VideoWriter, open_video
 
-OnFrame = Callable[[FrameAnalysis, int, "int | None"], None]
+OnFrame = Callable[[FrameRecord, int, "int | None"], None]
 ShouldStop = Callable[[], bool]
 
 #: Slack, in bits, of the check that a frame's payload can hold the latents its size needs.
@@ -57,17 +60,17 @@ def _attention(step: FrameStep, frame_type: FrameType, analysis: Analysis):
     """Records the NLAM masks of the frame's VAE engines when the analysis asks for them."""
     if not analysis.attention:
         return nullcontext({})
-    return record_masks({f"{name}.{where}": module for name, coder in step.coders(frame_type).items()
-                         for where, module in coder.attention_modules().items()})
+    return record_masks({f"{name}.{where}": module for name, engine in step.engines(frame_type).items()
+                         for where, module in engine.attention_modules().items()})
 
 
 def _record(step: FrameStep, frame: CodedFrame, analysis: Analysis, chunk_bytes: int,
-            attention: dict[str, np.ndarray]) -> FrameAnalysis:
+            attention: dict[str, np.ndarray]) -> FrameRecord:
     """The analysis record of a coded frame: what ``analysis`` asks for."""
     h, w = step.height, step.width
-    record = FrameAnalysis(index=frame.index, frame_type=frame.frame_type, temporal_prior=frame.temporal_prior,
-                           height=h, width=w, reconstruction=frame.reconstruction, bits=8 * chunk_bytes,
-                           attention=attention)
+    record = FrameRecord(index=frame.index, frame_type=frame.frame_type, temporal_prior=frame.temporal_prior,
+                         height=h, width=w, reconstruction=frame.reconstruction, bits=8 * chunk_bytes,
+                         attention=attention)
     if analysis.bits or analysis.maps:
         maps = frame.bit_maps()
         record.bits_by_stream = {key: float(bits.sum(dtype=np.float64)) for key, bits in maps.items()}
@@ -90,11 +93,13 @@ class VideoEncoder:
 
     def __init__(self, model: NVC, width: int, height: int, quality: int, gop: int, temporal_prior: bool = True,
                  matrix: str = "bt709", analysis: Analysis = Analysis.FULL, threads: int | None = None,
-                 effort: int = 0):
+                 effort: int = 0, full_range: bool = False):
         self.step = FrameStep(model, width, height, quality, gop, threads, effort)
         self.temporal_prior, self.matrix, self.analysis = temporal_prior, matrix, analysis
+        self.full_range = full_range  # with ``matrix``: the source's Y'CbCr, for PSNR-Y
+        self._previous: FrameRecord | None = None     # the record of the frame before (analysis.images)
 
-    def encode_frame(self, rgb: np.ndarray) -> tuple[bytes, FrameAnalysis]:
+    def encode_frame(self, rgb: np.ndarray) -> tuple[bytes, FrameRecord]:
         backend = RangeEncode()
         with _attention(self.step, self.step.frame_type, self.analysis) as attention:
             frame = self.step.code(backend, rgb, self.temporal_prior)
@@ -103,24 +108,28 @@ class VideoEncoder:
         record = _record(self.step, frame, self.analysis, len(chunk), attention)
         if self.analysis.images:
             record.original = rgb
+            record.mc_gain = None if self._previous is None else frame_gain(self._previous, record)
+            self._previous = record
         if self.analysis.metrics:
-            for key, value in frame_metrics(rgb, frame.reconstruction, self.matrix).items():
+            for key, value in frame_metrics(rgb, frame.reconstruction, self.matrix, self.full_range).items():
                 setattr(record, key, value)
         return chunk, record
 
 
 class VideoDecoder:
-    """Decodes frame chunks one by one (range-decode backend of the frame step), checking each frame's hash."""
+    """Decodes frame chunks one by one (range-decode backend of the frame step), comparing each frame's
+    hash with the encoder's: a record says whether it matched; ``strict`` refuses a mismatch."""
 
     def __init__(self, model: NVC, header: StreamHeader, analysis: Analysis = Analysis.FULL,
-                 threads: int | None = None):
+                 threads: int | None = None, strict: bool = False):
         if header.weights_id != model.weights_id:
             raise BitstreamError(f"bitstream was made with other weights (id {header.weights_id.hex()}, "
                                  f"loaded {model.weights_id.hex()}); pass the same --weights")
         self.step = FrameStep(model, header.width, header.height, header.quality, header.gop, threads)
         self.analysis = analysis
+        self.strict = strict
 
-    def decode_frame(self, chunk: FrameChunk) -> tuple[np.ndarray, FrameAnalysis]:
+    def decode_frame(self, chunk: FrameChunk) -> tuple[np.ndarray, FrameRecord]:
         step = self.step
         expected = step.frame_type
         if chunk.frame_type != expected:
@@ -134,22 +143,36 @@ class VideoDecoder:
                 frame = step.code(RangeDecode(chunk.payload), None, chunk.temporal_prior)
         except BitstreamError as exc:  # what corrupt data raises; anything else is a bug and surfaces as is
             raise BitstreamError(f"frame {step.index}: {exc}") from None
-        self._check_hash(frame, chunk)
-        return frame.reconstruction, _record(step, frame, self.analysis, chunk.nbytes, attention)
-
-    @staticmethod
-    def _check_hash(frame: CodedFrame, chunk: FrameChunk) -> None:
-        if frame_hash(frame.reconstruction) != chunk.recon_hash:
-            raise BitstreamError(f"corrupt bitstream: frame {frame.index} does not match the encoder's "
-                                 f"reconstruction (hash mismatch)")
+        matches = frame_hash(frame.reconstruction) == chunk.recon_hash
+        if not matches and self.strict:
+            raise DriftError(f"frame {frame.index} differs from the encoder's reconstruction (--strict)")
+        record = _record(step, frame, self.analysis, chunk.nbytes, attention)
+        record.matches_encoder = matches
+        return frame.reconstruction, record
 
 
 # -- whole videos ----------------------------------------------------------------------------------
 @dataclass
 class CodingResult:
     header: StreamHeader
-    records: list[FrameAnalysis]
+    records: list[FrameRecord]
     file_bytes: int
+
+    @property
+    def drifted_frames(self) -> list[int]:
+        """Frames whose reconstruction differs from the encoder's (decoding only; see ``drift_warning``)."""
+        return [r.index for r in self.records if r.matches_encoder is False]
+
+    def drift_warning(self) -> str | None:
+        """The warning for frames that drifted, or None: the stream is intact (its CRCs hold), but this
+        machine's floating-point arithmetic reconstructs those frames differently from the encoder's."""
+        frames = self.drifted_frames
+        if not frames:
+            return None
+        shown = ", ".join(map(str, frames[:20])) + (", ..." if len(frames) > 20 else "")
+        return (f"{len(frames)} of {len(self.records)} frames differ from the encoder's reconstruction "
+                f"(frames {shown}): this machine's arithmetic differs from the encoder's; the symbols decoded "
+                f"exactly, the pixels may drift slightly (--strict makes this an error)")
 
     def summary(self) -> dict:
         """Size, rate and (when the frames were measured) the sequence metrics: means over frames."""
@@ -191,7 +214,7 @@ def encode_video(input_path: str | os.PathLike, output_path: str | os.PathLike, 
     """Encode ``input_path`` into ``output_path``, with the reconstruction (``recon_path``) and STATS.json
     (``stats_path``) if asked: all or nothing, every output path checked before coding. ``effort``:
     encoder-side latent refinement (:mod:`nvc_core.refine`; 0 = off), a slower encoder, the same decoder."""
-    check_outputs([input_path], [output_path, recon_path, stats_path])
+    check_outputs([input_path], [output_path, recon_path, stats_path], videos=[recon_path])
     if frames is not None and frames < 1:
         raise NVCError("--frames must be at least 1")
     if stats_path is not None:
@@ -199,18 +222,20 @@ def encode_video(input_path: str | os.PathLike, output_path: str | os.PathLike, 
     with open_video(input_path, size=size, matrix=matrix) as reader:
         total = frames if reader.frame_count is None else min(frames or reader.frame_count, reader.frame_count)
         fps = Fraction(reader.fps)
-        header = StreamHeader(reader.width, reader.height, 0, gop, quality, model.weights_id, matrix,
-                              False, fps.numerator, fps.denominator)
-        encoder = VideoEncoder(model, reader.width, reader.height, quality, gop, temporal_prior, matrix, analysis,
-                               effort=effort)
+        # the source's own Y'CbCr (a container's tags, else ``matrix``) for the header, PSNR-Y and --recon
+        header = StreamHeader(reader.width, reader.height, 0, gop, quality, model.weights_id, reader.matrix,
+                              reader.full_range, fps.numerator, fps.denominator)
+        encoder = VideoEncoder(model, reader.width, reader.height, quality, gop, temporal_prior, reader.matrix,
+                               analysis, effort=effort, full_range=reader.full_range)
         header.check()
         stream = PendingFile(output_path)
         writer = stats = None
         try:
-            writer = VideoWriter(recon_path, reader.width, reader.height, fps, matrix) if recon_path else None
+            writer = (VideoWriter(recon_path, reader.width, reader.height, fps, reader.matrix, reader.full_range)
+                      if recon_path else None)
             stats = PendingFile(stats_path) if stats_path else None
             chunks: list[bytes] = []
-            records: list[FrameAnalysis] = []
+            records: list[FrameRecord] = []
             for rgb in reader:
                 if frames is not None and len(records) >= frames:
                     break
@@ -225,8 +250,7 @@ def encode_video(input_path: str | os.PathLike, output_path: str | os.PathLike, 
                 records.append(record if analysis.images else record.light())
             if not records:
                 raise VideoError(f"{input_path}: no frames to encode")
-            header.frame_count = len(records)
-            data = header.pack() + b"".join(chunks)
+            data = pack_stream(header, chunks)
             stream.write(data)
             result = CodingResult(header, records, len(data))
             if stats:
@@ -240,16 +264,18 @@ def encode_video(input_path: str | os.PathLike, output_path: str | os.PathLike, 
 
 def decode_video(bitstream_path: str | os.PathLike, model: NVC, output_path: str | os.PathLike | None = None,
                  stats_path: str | os.PathLike | None = None, analysis: Analysis = Analysis.FULL,
-                 on_frame: OnFrame | None = None, should_stop: ShouldStop | None = None) -> CodingResult:
-    """Decode an .nvc file (checking every frame's hash); optionally write the video and STATS.json,
-    all or nothing."""
-    check_outputs([bitstream_path], [output_path, stats_path])
+                 on_frame: OnFrame | None = None, should_stop: ShouldStop | None = None,
+                 strict: bool = False) -> CodingResult:
+    """Decode an .nvc file; optionally write the video and STATS.json, all or nothing. Every frame's
+    hash is compared with the encoder's: frames that differ are listed in the result
+    (:meth:`CodingResult.drift_warning`), or refused with :class:`DriftError` when ``strict``."""
+    check_outputs([bitstream_path], [output_path, stats_path], videos=[output_path])
     if stats_path is not None:
         analysis = replace(analysis, bits=True)
     header, chunks = read_stream(bitstream_path)
     writer = stats = None
     try:
-        decoder = VideoDecoder(model, header, analysis)
+        decoder = VideoDecoder(model, header, analysis, strict=strict)
         writer = (VideoWriter(output_path, header.width, header.height, Fraction(header.fps_num, header.fps_den),
                               header.matrix, header.full_range) if output_path else None)
         stats = PendingFile(stats_path) if stats_path else None
@@ -282,7 +308,7 @@ class MotionCost:
     bit_map_y: np.ndarray          # (C,h,w) bits per motion-feature element
 
 
-def recost_motion(model: NVC, records: list[FrameAnalysis], quality: int, temporal_prior: bool
+def recost_motion(model: NVC, records: list[FrameRecord], quality: int, temporal_prior: bool
                   ) -> list[MotionCost | None]:
     """Estimated motion-feature bits of every P-frame with the temporal prior on or off.
 

@@ -19,3 +19,7 @@ class WeightsError(NVCError):
 
 class Cancelled(Exception):
     """Raised inside a coding loop when the caller asked it to stop."""
+
+
+class DriftError(NVCError):
+    """Strict decoding: a frame's reconstruction differs from the encoder's (the stream itself is intact)."""

@@ -12,7 +12,8 @@ import cv2
 import numpy as np
 import torch
 
-#: DIS needs frames of at least this size on each side (the codec pads frames to 64).
+#: DIS needs frames of at least this size on each side; smaller frames (from 2x2) are edge-replicated up
+#: to it for the estimate, and the flow of the visible part is kept.
 MIN_SIDE = 16
 
 
@@ -23,10 +24,10 @@ def _grey(rgb: np.ndarray) -> np.ndarray:
 def estimate_flow(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     """Backward flow of ``current`` into ``previous``, both (H,W,3) uint8 RGB: (H,W,2) float32 (dx, dy) px."""
     h, w = current.shape[:2]
-    if min(h, w) < MIN_SIDE:
-        raise ValueError(f"flow estimate needs frames of at least {MIN_SIDE}x{MIN_SIDE}, got {w}x{h}")
+    pad = ((0, max(MIN_SIDE - h, 0)), (0, max(MIN_SIDE - w, 0)))
+    current_grey, previous_grey = (np.pad(_grey(f), pad, mode="edge") for f in (current, previous))
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    return dis.calc(_grey(current), _grey(previous), None)
+    return dis.calc(current_grey, previous_grey, None)[:h, :w]
 
 
 def padded_frame_flow(previous: np.ndarray, current: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -36,6 +36,7 @@ from nvc_core.entropy.latent_codec import EntropyBackend, EstimateOnly, RangeDec
 from nvc_core.env import coding_env
 from nvc_core.errors import NVCError, VideoError
 from nvc_core.flow_estimate import flow_tensor, padded_frame_flow
+from nvc_core.memory import check_frame_fits
 from nvc_core.models.neuro_motion import State
 from nvc_core.models.nvc import INTER_LAMBDA_RATIO, NVC, PAD_MULTIPLE
 from nvc_core.models.vae import CodedLatents, Symbols, VAEEngine
@@ -46,7 +47,7 @@ __all__ = ["FrameStep", "CodedFrame", "FrameType", "EntropyBackend", "RangeEncod
 
 FrameType = Literal["I", "P"]
 #: The VAE engines that code a frame of each type, in the order their latents enter the payload.
-CODERS: dict[str, tuple[str, ...]] = {"I": ("intra",), "P": ("motion", "residual")}
+ENGINES: dict[str, tuple[str, ...]] = {"I": ("intra",), "P": ("motion", "residual")}
 
 
 # -- frame <-> tensor (the one place for padding) ----------------------------------------------------
@@ -126,6 +127,7 @@ class FrameStep:
     def __init__(self, model: NVC, width: int, height: int, quality: int, gop: int, threads: int | None = None,
                  effort: int = 0):
         check_settings(model, width, height, quality, gop)
+        check_frame_fits(width, height, *padded_size(height, width), inter=gop > 1)  # before anything that size
         self.model, self.width, self.height, self.quality, self.gop = model, width, height, quality, gop
         self.threads = threads
         self.refine_steps = EFFORT_STEPS[check_effort(effort)]   # encoder-side latent refinement (refine.py)
@@ -141,13 +143,13 @@ class FrameStep:
         """The type of the next frame: I at the start of every GOP, P otherwise."""
         return "I" if self.index % self.gop == 0 else "P"
 
-    def coders(self, frame_type: FrameType) -> dict[str, VAEEngine]:
+    def engines(self, frame_type: FrameType) -> dict[str, VAEEngine]:
         """The VAE engines that code a frame of ``frame_type``, by name, in payload order."""
-        return {name: getattr(self.model, name) for name in CODERS[frame_type]}
+        return {name: getattr(self.model, name) for name in ENGINES[frame_type]}
 
     def min_payload_bits(self, frame_type: FrameType) -> float:
         """A lower bound on the payload of a frame of ``frame_type`` at this size (checked before decoding)."""
-        return sum(coder.min_bits(self.latent_hw) for coder in self.coders(frame_type).values())
+        return sum(engine.min_bits(self.latent_hw) for engine in self.engines(frame_type).values())
 
     def code(self, backend: EntropyBackend, source: np.ndarray | None = None, temporal_prior: bool = True
              ) -> CodedFrame:
@@ -173,7 +175,7 @@ class FrameStep:
                 temporal = m.motion.temporal_prior(self.state, temporal_prior)
                 em_input = None if x is None else m.motion.encoder_input(self.reference, x, self._flow_hint(padded))
                 motion = self._code(m.motion, backend, em_input, temporal)
-                self.state = m.motion.update_state(motion.y.symbols, self.state)
+                self.state = m.motion.coding_state(motion.y.symbols, self.state)
                 prediction = m.mcn(self.reference, motion.decoded)             # X̂p_t
                 residual = None if x is None else x - prediction            # r_t
                 res = self._code(m.residual, backend, residual, None, m.config.lambdas[q] * INTER_LAMBDA_RATIO)
@@ -199,21 +201,21 @@ class FrameStep:
             symbols = tuple(s.to(self.device) for s in symbols)
             latents = motion.code_latents(EstimateOnly(), symbols, motion.temporal_prior(self.state, temporal_prior),
                                           self.latent_hw)
-            self.state = motion.update_state(latents.y.symbols, self.state)
+            self.state = motion.coding_state(latents.y.symbols, self.state)
         return latents
 
     # -- parts of a step --------------------------------------------------------------------------------
-    def _code(self, coder: VAEEngine, backend: EntropyBackend, x: torch.Tensor | None,
+    def _code(self, engine: VAEEngine, backend: EntropyBackend, x: torch.Tensor | None,
               temporal: torch.Tensor | None, lam: float | None = None) -> CodedLatents:
         """One VAE engine's share of the frame: the encoder picks the symbols of its input ``x``, the
         decoder reads them; either way the backend codes them and Dm decodes them. ``lam``: the engine's
         λ, for an encoder-side refinement of its latents (None: never refined)."""
         symbols = None
         if x is not None:
-            refined = (refine_latents(coder, x, self.quality, lam, temporal, self.refine_steps)
+            refined = (refine_latents(engine, x, self.quality, lam, temporal, self.refine_steps)
                        if lam is not None and self.refine_steps else None)
-            symbols = coder.select_symbols(x, self.quality, refined)
-        return coder.code(backend, symbols, self.quality, temporal, self.latent_hw)
+            symbols = engine.select_symbols(x, self.quality, refined)
+        return engine.code(backend, symbols, self.quality, temporal, self.latent_hw)
 
     def _flow_hint(self, source: np.ndarray) -> torch.Tensor | None:
         """Flow estimate of the padded source frame against the previous one (flow-guided neuro-Motion),

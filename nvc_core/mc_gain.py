@@ -8,19 +8,24 @@ predictions of it from the previous reconstruction x̂_{t-1},
 and the gains between them in dB. Every prediction is rounded to 8 bits as the reconstruction is
 (``nvc_core.frame_step.to_uint8``), and PSNR is :func:`nvc_core.metrics.psnr` (RGB, peak 255).
 
-Pure functions of the analysis records (:class:`~nvc_core.analysis.FrameAnalysis`): they need the
+Pure functions of the analysis records (:class:`~nvc_core.analysis.FrameRecord`): they need the
 source frame, the prediction and the flows of the P-frame, and the reconstruction of the frame before.
+The encoder stores each P-frame's gain in its record (``FrameRecord.mc_gain``) when the analysis asks
+for images.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from nvc_core.analysis import FrameAnalysis
 from nvc_core.layers.warp import backward_warp
 from nvc_core.metrics import psnr
+
+if TYPE_CHECKING:
+    from nvc_core.analysis import FrameRecord
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ def warp(previous: np.ndarray, flow: np.ndarray) -> np.ndarray:
     return to_8bit(warped)
 
 
-def frame_gain(previous: FrameAnalysis, record: FrameAnalysis) -> MotionCompensationGain | None:
+def frame_gain(previous: FrameRecord, record: FrameRecord) -> MotionCompensationGain | None:
     """The gain of P-frame `record` predicted from `previous` (the frame before it); None for an
     I-frame or when the record lacks the source frame (a decoded bitstream), the prediction or the
     flows."""
@@ -76,7 +81,3 @@ def frame_gain(previous: FrameAnalysis, record: FrameAnalysis) -> MotionCompensa
                                   psnr_warp=psnr(original, warp(previous.reconstruction, record.flows[0])),
                                   psnr_zero=psnr(original, previous.reconstruction))
 
-
-def clip_gains(records: list[FrameAnalysis]) -> list[MotionCompensationGain | None]:
-    """`frame_gain` of every record of a coded clip (None for the first and every I-frame)."""
-    return [None] + [frame_gain(previous, record) for previous, record in zip(records, records[1:])]

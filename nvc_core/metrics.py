@@ -7,8 +7,10 @@ One convention for a sequence, used by the CLI's ``--stats``, ``nvc eval``, the 
 benchmarks: :func:`mean_over_frames`, the mean of the per-frame values (per-frame PSNR averaged
 over frames, as in the learned-video-coding literature; not the PSNR of the mean MSE).
 
-``psnr_y`` compares the unrounded luma of two RGB frames (``nvc_core.color.rgb_to_y``, limited-range
-8-bit code values, BT.709 by default) with peak 255, as is customary for 8-bit video.
+``psnr_y`` compares the luma of two RGB frames as 8-bit code values (``nvc_core.color.rgb_to_y8``:
+the Y plane a Y'CbCr file of them holds, in the source's matrix and range; BT.709 limited range by
+default) with peak 255, as is customary for 8-bit video: what ffmpeg measures on the Y planes of the
+source and of a written reconstruction.
 
 ``ms_ssim`` follows Wang, Simoncelli and Bovik, "Multi-scale structural similarity for image quality
 assessment" (2003): Gaussian window 11x11 with sigma 1.5, K1 = 0.01, K2 = 0.03, data range 255,
@@ -37,7 +39,7 @@ from typing import Iterable
 import cv2
 import numpy as np
 
-from nvc_core.color import rgb_to_y
+from nvc_core.color import rgb_to_y8
 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 WINDOW_SIZE = 11
@@ -65,10 +67,10 @@ def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
     return mse_to_psnr(float(np.mean(diff * diff)), peak)
 
 
-def psnr_y(a: np.ndarray, b: np.ndarray, matrix: str = "bt709") -> float:
+def psnr_y(a: np.ndarray, b: np.ndarray, matrix: str = "bt709", full_range: bool = False) -> float:
     """PSNR in dB between the luma of two RGB uint8 (H, W, 3) frames, peak 255."""
     _check_same_shape(a, b)
-    return psnr(rgb_to_y(a, matrix), rgb_to_y(b, matrix))
+    return psnr(rgb_to_y8(a, matrix, full_range), rgb_to_y8(b, matrix, full_range))
 
 
 def _gaussian_window(size: int, sigma: float) -> np.ndarray:
@@ -129,9 +131,10 @@ def bits_per_pixel(nbytes: int, width: int, height: int, frames: int) -> float:
     return 8.0 * nbytes / (width * height * frames)
 
 
-def frame_metrics(original: np.ndarray, decoded: np.ndarray, matrix: str = "bt709") -> dict[str, float]:
-    """RGB PSNR, Y PSNR (luma of ``matrix``) and MS-SSIM of one decoded RGB uint8 frame."""
-    return {"psnr_rgb": psnr(original, decoded), "psnr_y": psnr_y(original, decoded, matrix),
+def frame_metrics(original: np.ndarray, decoded: np.ndarray, matrix: str = "bt709",
+                  full_range: bool = False) -> dict[str, float]:
+    """RGB PSNR, Y PSNR (luma of ``matrix`` in the range given) and MS-SSIM of one decoded RGB uint8 frame."""
+    return {"psnr_rgb": psnr(original, decoded), "psnr_y": psnr_y(original, decoded, matrix, full_range),
             "ms_ssim": ms_ssim(original, decoded)}
 
 

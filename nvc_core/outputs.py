@@ -3,10 +3,12 @@ paths, and published together at the end (all or nothing).
 
 :func:`check_outputs` refuses an output that is one of the inputs or another output, whose folder does
 not exist, or that exists and is something other than what the command replaces: a regular file, or
-for a PNG-frame output (a path without suffix) a folder. A device, a pipe or a socket is never
-replaced (renaming onto ``/dev/null`` would replace the device node). :class:`PendingFile` is one
-such output; :func:`publish` renames a group of them onto their paths once every one is complete.
-Messages name the output path, never the temporary.
+for a video output written as PNG frames (a path without suffix, listed in ``videos``) a folder. A
+device, a pipe or a socket is never replaced (renaming onto ``/dev/null`` would replace the device
+node). :class:`PendingFile` is one such output; :func:`publish` first finishes every output of a group
+(flushes it to disk and checks its path again), and only when all are complete renames them onto their
+paths, so that a full disk or a path that changed under the command publishes nothing.
+Messages name the output path, never the temporary; cleaning up never raises over the error it follows.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from nvc_core.errors import NVCError
 
 class Publishable(Protocol):
     path: Path
+
+    def finish(self) -> None: ...
 
     def publish(self) -> None: ...
 
@@ -43,15 +47,15 @@ def _same(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
-def check_replaceable(path: Path) -> None:
-    """Refuse to replace anything but a regular file, or a folder for a PNG-frame output."""
+def check_replaceable(path: Path, folder: bool = False) -> None:
+    """Refuse to replace anything but a regular file, or a folder for a PNG-frame output (``folder``)."""
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         return
     except OSError as exc:
         raise os_error(path, exc) from None
-    folder_target = path.suffix == ""
+    folder_target = folder and path.suffix == ""
     if stat.S_ISREG(mode) and not folder_target:
         return
     if stat.S_ISDIR(mode) and folder_target:
@@ -60,9 +64,12 @@ def check_replaceable(path: Path) -> None:
     raise NVCError(f"{path}: exists and is {kind}; not overwriting it")
 
 
-def check_outputs(inputs: Iterable[str | os.PathLike | None], outputs: Iterable[str | os.PathLike | None]) -> None:
-    """Refuse bad output paths before any work is done (see the module docstring)."""
+def check_outputs(inputs: Iterable[str | os.PathLike | None], outputs: Iterable[str | os.PathLike | None],
+                  videos: Iterable[str | os.PathLike | None] = ()) -> None:
+    """Refuse bad output paths before any work is done (see the module docstring); only the outputs
+    also listed in ``videos`` may be (PNG-frame) folders."""
     ins = [Path(p) for p in inputs if p is not None]
+    folders = [Path(p) for p in videos if p is not None]
     seen: list[Path] = []
     for out in (Path(p) for p in outputs if p is not None):
         if any(_same(out, i) for i in ins):
@@ -71,7 +78,7 @@ def check_outputs(inputs: Iterable[str | os.PathLike | None], outputs: Iterable[
             raise NVCError(f"{out}: given for two outputs")
         if not out.parent.is_dir():
             raise NVCError(f"{out}: folder {out.parent} does not exist")
-        check_replaceable(out)
+        check_replaceable(out, folder=out in folders)
         seen.append(out)
 
 
@@ -92,26 +99,48 @@ class PendingFile:
         except OSError as exc:
             raise os_error(self.path, exc) from None
 
-    def publish(self) -> None:
+    def finish(self) -> None:
+        """Put the whole file on disk (a full disk fails here, not after publishing) and check the path."""
         try:
+            self.file.flush()
+            os.fsync(self.file.fileno())
             self.file.close()
-            check_replaceable(self.path)
+        except OSError as exc:
+            raise os_error(self.path, exc) from None
+        check_replaceable(self.path)
+
+    def publish(self) -> None:
+        """Rename the finished file onto its path."""
+        try:
             os.replace(self.tmp, self.path)
         except OSError as exc:
             raise os_error(self.path, exc) from None
 
     def abort(self) -> None:
-        self.file.close()
-        self.tmp.unlink(missing_ok=True)
+        quietly(self.file.close)
+        quietly(self.tmp.unlink, missing_ok=True)
+
+
+def quietly(cleanup, *args, **kwargs) -> None:
+    """Run a clean-up step; an OSError there (a folder made read-only...) must not hide the error it follows."""
+    try:
+        cleanup(*args, **kwargs)
+    except OSError:
+        pass
 
 
 def publish(outputs: Iterable[Publishable | None]) -> None:
-    """Publish every output (renames only, once all are complete); on a failure drop the rest."""
+    """Finish every output, then rename them all (renames only, once all are complete); on a failure
+    drop the ones not yet published."""
     pending = [o for o in outputs if o is not None]
-    for i, output in enumerate(pending):
-        try:
+    published = 0
+    try:
+        for output in pending:
+            output.finish()
+        for output in pending:
             output.publish()
-        except BaseException:
-            for rest in pending[i:]:
-                rest.abort()
-            raise
+            published += 1
+    except BaseException:
+        for rest in pending[published:]:
+            rest.abort()
+        raise

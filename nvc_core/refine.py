@@ -53,7 +53,7 @@ def rd_loss(coder: VAEEngine, y: torch.Tensor, z: torch.Tensor, x: torch.Tensor,
     y_hat, z_hat = _round_ste(y), _round_ste(z)
     likelihoods = (coder.pa(y_hat, coder.dh(z_hat), temporal), coder.z_prior(z_hat))
     bits = sum(-torch.log2(l.float()).sum() for l in likelihoods)
-    distortion = (coder.synthesis(y_hat, q).float() - x.float()).pow(2).mean()
+    distortion = (coder.main_decode(y_hat, q).float() - x.float()).pow(2).mean()
     return bits / (x.shape[-2] * x.shape[-1]) + lam * 255.0 ** 2 * distortion
 
 
@@ -62,7 +62,7 @@ def refine_latents(coder: VAEEngine, x: torch.Tensor, q: int, lam: float, tempor
     """(y, z) for ``coder.compress(..., latents=...)``: Em's latents of x (1,C,H,W) after ``steps``
     straight-through Adam steps on L, the best seen. The coder's weights are not touched."""
     with torch.no_grad():
-        y0 = coder.analysis(x, q)
+        y0 = coder.main_encode(x, q)
         z0 = coder.eh(y0)
     if steps <= 0:
         return y0, z0

@@ -10,15 +10,22 @@ Readers (``open_video``):
 * ``.yuv``: raw planar 8-bit 4:2:0 (I420) frames back to back.  The size comes from ``size=(w, h)``
   or, as in YUView, from ``_WxH`` in the file name, optionally followed by ``_FPS``
   (``foo_416x240_30.yuv``: 416x240 at 30 fps; default 25 fps).  ``size`` wins over the name.
-* ``.mp4 .avi .mkv .mov .h264 .264``: decoded by OpenCV (``cv2.VideoCapture``, FFmpeg backend).  The
-  decoder does its own Y'CbCr -> RGB conversion, so ``matrix`` and ``full_range`` do not apply;
+* ``.mp4 .avi .mkv .mov .h264 .264``: decoded by FFmpeg's libraries (PyAV) to the stream's own
+  Y'CbCr planes, converted to RGB here like ``.y4m``, with the stream's own matrix and range (an
+  untagged matrix is BT.601 and an untagged range is limited, except for the ``yuvj`` formats, as in
+  FFmpeg); ``matrix`` and ``full_range`` do not apply.  Chroma siting follows the codec (PyAV does not
+  expose the stream's chroma-location tag): centred for the JPEG family, left for MPEG-2, H.264, HEVC
+  and the rest.  8-bit 4:2:0, 4:2:2, 4:4:4 and grey are converted as they are; other formats (high bit
+  depth, semi-planar) are first repacked by FFmpeg to 8-bit 4:4:4 of the same matrix and range, RGB
+  formats are read as RGB.  Matrices other than BT.709 / BT.601 (BT.2020...) are refused.
   ``frame_count`` is what the container reports (``None`` when unknown) and may be approximate.
 * a folder: every ``*.png`` file in it, in natural name order (``f2.png`` before ``f10.png``), all of
   the same size (checked when opening); 25 fps.
 
 For self-describing formats (all but ``.yuv``) a ``size`` argument, if given, must match the file.
-Y'CbCr is converted with ``nvc_core.color`` (``matrix``, ``full_range``; 4:2:0 chroma is upsampled
-bilinearly).  Note that FFmpeg converts RGB to untagged Y'CbCr with BT.601 unless told otherwise
+Y'CbCr is converted with ``nvc_core.color`` (``matrix``, ``full_range``; subsampled chroma is
+upsampled linearly at its siting: ``C420mpeg2`` left, ``C420paldv`` top-left, others centred).
+Note that FFmpeg converts RGB to untagged Y'CbCr with BT.601 unless told otherwise
 (``-vf scale=out_color_matrix=bt709``), so such files are read exactly with ``matrix="bt601"``.
 A ``.y4m`` file ending inside a frame raises ``VideoError`` when that frame is reached (the frames
 before it are delivered); its ``frame_count`` is known when opening only if the payload is a whole
@@ -49,21 +56,19 @@ from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO
 
+import av
 import cv2
 import numpy as np
 
-from nvc_core.color import rgb_to_yuv420, yuv420_to_rgb, yuv444_to_rgb
+from nvc_core.color import rgb_to_yuv420, ycbcr_to_rgb, yuv444_to_rgb
 from nvc_core.errors import NVCError, VideoError
-from nvc_core.outputs import check_replaceable, temporary_sibling
-
-# FFmpeg (inside OpenCV) prints its own log lines ("moov atom not found") on stderr before our one-line
-# error for a file it cannot read; the readers report every failure themselves. Read at the first
-# capture; an OPENCV_FFMPEG_LOGLEVEL set by the user wins.
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+from nvc_core.outputs import check_replaceable, quietly, temporary_sibling
 
 DEFAULT_FPS = Fraction(25)
 CONTAINER_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".h264", ".264")
-Y4M_CHROMA = {"420jpeg": "420", "420paldv": "420", "420mpeg2": "420", "420": "420", "444": "444"}
+#: Y4M colourspace -> (chroma format, chroma siting of ``nvc_core.color.SITINGS``)
+Y4M_CHROMA = {"420jpeg": ("420", "center"), "420": ("420", "center"), "420mpeg2": ("420", "left"),
+              "420paldv": ("420", "topleft"), "444": ("444", "center")}
 Y4M_MAX_HEADER = 4096
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # "_416x240" or "416x240" at the start, optionally "_30" / "_29.97" / "_30fps" / "_30Hz" after it.
@@ -73,7 +78,9 @@ Size = tuple[int, int]
 
 
 def _error(path: Path, exc: BaseException) -> VideoError:
-    """A one-line VideoError for ``path`` from an OS / OpenCV exception."""
+    """A one-line VideoError for ``path`` from an OS / OpenCV / FFmpeg (PyAV) exception."""
+    if isinstance(exc, av.FFmpegError):
+        return VideoError(f"{path}: cannot open the video or decode it ({exc.strerror})")
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else " ".join(str(exc).split())
     return VideoError(f"{path}: {reason}")
 
@@ -97,11 +104,16 @@ class VideoReader:
     """Iterator over the RGB uint8 (H, W, 3) frames of a video; also a context manager.
 
     Attributes: ``path`` (Path), ``width``, ``height``, ``fps`` (Fraction), ``frame_count`` (int, or
-    None when unknown).  Subclasses implement ``_read_frame`` (None at the end) and ``_release``.
+    None when unknown), ``matrix`` and ``full_range``: the Y'CbCr the frames were converted from (for
+    PNG input, the ``open_video`` arguments), which the Y metrics and a Y'CbCr output should use.
+    Subclasses implement ``_read_frame`` (None at the end) and ``_release``.
     """
 
-    def __init__(self, path: Path, width: int, height: int, fps: Fraction, frame_count: int | None):
+    def __init__(self, path: Path, width: int, height: int, fps: Fraction, frame_count: int | None,
+                 matrix: str = "bt709", full_range: bool = False):
         self.path = path
+        self.matrix = matrix
+        self.full_range = full_range
         self.width = width
         self.height = height
         self.fps = fps
@@ -122,7 +134,7 @@ class VideoReader:
             raise VideoError(f"{self.path}: reading from a closed video")
         try:
             frame = self._read_frame()
-        except (OSError, cv2.error) as exc:
+        except (OSError, cv2.error, av.FFmpegError) as exc:
             raise _error(self.path, exc) from exc
         if frame is None:
             raise StopIteration
@@ -148,14 +160,12 @@ class _PlanarReader(VideoReader):
     """8-bit planar Y'CbCr frames (Y, then Cb, then Cr plane) read from an open binary file."""
 
     def __init__(self, path: Path, file: BinaryIO, width: int, height: int, fps: Fraction,
-                 frame_count: int | None, chroma: str, matrix: str, full_range: bool):
-        super().__init__(path, width, height, fps, frame_count)
+                 frame_count: int | None, chroma: str, siting: str, matrix: str, full_range: bool):
+        super().__init__(path, width, height, fps, frame_count, matrix, full_range)
         self._file = file
-        self._to_rgb = yuv420_to_rgb if chroma == "420" else yuv444_to_rgb
+        self._siting = siting
         self._chroma_shape = ((height + 1) // 2, (width + 1) // 2) if chroma == "420" else (height, width)
         self._frame_bytes = _planar_frame_bytes(width, height, chroma)
-        self._matrix = matrix
-        self._full_range = full_range
         self._index = 0
 
     def _read_samples(self, end_allowed: bool) -> np.ndarray | None:
@@ -172,7 +182,7 @@ class _PlanarReader(VideoReader):
         y = samples[:n_luma].reshape(self.height, self.width)
         u = samples[n_luma:n_luma + n_chroma].reshape(self._chroma_shape)
         v = samples[n_luma + n_chroma:].reshape(self._chroma_shape)
-        return self._to_rgb(y, u, v, self._matrix, self._full_range)
+        return ycbcr_to_rgb(y, u, v, self.matrix, self.full_range, self._siting)
 
     def _release(self) -> None:
         self._file.close()
@@ -199,8 +209,8 @@ class _Y4MReader(_PlanarReader):
         return self._read_samples(end_allowed=False)
 
 
-def _parse_y4m_header(path: Path, line: bytes) -> tuple[int, int, Fraction, str, bool | None]:
-    """(width, height, fps, chroma "420"/"444", full range or None if unsaid) of a stream header."""
+def _parse_y4m_header(path: Path, line: bytes) -> tuple[int, int, Fraction, tuple[str, str], bool | None]:
+    """(width, height, fps, (chroma "420"/"444", siting), full range or None if unsaid) of a stream header."""
     if not (line.startswith(b"YUV4MPEG2 ") and line.endswith(b"\n")):
         raise VideoError(f"{path}: not a YUV4MPEG2 file (bad stream header)")
     params: dict[str, str] = {}
@@ -230,7 +240,7 @@ def _open_y4m(path: Path, size: Size | None, matrix: str, full_range: bool) -> _
     file = open(path, "rb")
     try:
         line = file.readline(Y4M_MAX_HEADER)
-        width, height, fps, chroma, file_full_range = _parse_y4m_header(path, line)
+        width, height, fps, (chroma, siting), file_full_range = _parse_y4m_header(path, line)
         _check_size(path, size, width, height)
         # Exact when every FRAME header is the plain "FRAME\n" and no frame is truncated.
         payload = os.fstat(file.fileno()).st_size - len(line)
@@ -239,7 +249,7 @@ def _open_y4m(path: Path, size: Size | None, matrix: str, full_range: bool) -> _
     except BaseException:
         file.close()
         raise
-    return _Y4MReader(path, file, width, height, fps, frame_count, chroma, matrix,
+    return _Y4MReader(path, file, width, height, fps, frame_count, chroma, siting, matrix,
                       full_range if file_full_range is None else file_full_range)
 
 
@@ -258,45 +268,81 @@ def _open_raw_yuv(path: Path, size: Size | None, matrix: str, full_range: bool) 
         raise VideoError(f"{path}: file size {file_bytes} is not a whole number of {width}x{height} "
                          f"4:2:0 frames ({frame_bytes} bytes each); wrong size?")
     return _RawYUVReader(path, open(path, "rb"), width, height, fps, file_bytes // frame_bytes,
-                         "420", matrix, full_range)
+                         "420", "center", matrix, full_range)
 
 
-class _OpenCVReader(VideoReader):
-    """Compressed video decoded by ``cv2.VideoCapture``."""
+#: AVColorSpace codes (libavutil/pixfmt.h) read as one of our matrices: BT.709; BT.470BG, SMPTE 170M
+#: (both BT.601); unspecified and reserved, which FFmpeg converts as BT.601.
+_AV_MATRICES = {1: "bt709", 5: "bt601", 6: "bt601", 2: "bt601", 3: "bt601"}
+_AV_MATRIX_NAMES = {0: "RGB", 4: "FCC", 7: "SMPTE 240M", 8: "YCgCo", 9: "BT.2020 NCL", 10: "BT.2020 CL",
+                    11: "SMPTE 2085", 14: "ICtCp"}
+_AV_FULL_RANGE = 2  # AVCOL_RANGE_JPEG; 1 is AVCOL_RANGE_MPEG (limited), 0 unspecified
+#: 8-bit planar Y'CbCr formats converted as they are; other formats go through ``_AV_FALLBACK``.
+_AV_PLANAR = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"}
+_AV_FALLBACK = "yuv444p"  # high bit depth, semi-planar...: FFmpeg's own repacking, without a matrix
+#: Codecs whose chroma is centred (JPEG family); the others (MPEG-2, H.264, HEVC...) site it left.
+_AV_CENTRED_CHROMA = {"mjpeg", "jpeg2000", "jpegls", "mpeg1video", "theora"}
+
+
+def _av_plane(plane: av.video.plane.VideoPlane) -> np.ndarray:
+    """(height, width) uint8 samples of one 8-bit plane (dropping the line padding)."""
+    return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :plane.width]
+
+
+class _ContainerReader(VideoReader):
+    """Compressed video decoded by FFmpeg's libraries (PyAV) to its native Y'CbCr planes, converted to
+    RGB by ``nvc_core.color`` with the stream's own matrix, range and the codec's chroma siting."""
 
     def __init__(self, path: Path, size: Size | None):
-        capture = cv2.VideoCapture(str(path))
+        container = av.open(str(path))
         try:
-            if not capture.isOpened():
-                raise VideoError(f"{path}: cannot open the video (unsupported or corrupt container)")
-            ok, bgr = capture.read()
-            if not ok or bgr is None:
+            if not container.streams.video:
+                raise VideoError(f"{path}: no video stream in the file")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            self._frames = container.decode(stream)
+            first = next(self._frames, None)
+            if first is None:
                 raise VideoError(f"{path}: no decodable frame in the video")
-            height, width = bgr.shape[:2]
-            _check_size(path, size, width, height)
-            fps = capture.get(cv2.CAP_PROP_FPS)
-            count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+            _check_size(path, size, first.width, first.height)
+            if first.colorspace not in _AV_MATRICES and not first.format.is_rgb:
+                name = _AV_MATRIX_NAMES.get(first.colorspace, f"code {first.colorspace}")
+                raise VideoError(f"{path}: unsupported colour matrix {name} (read: BT.709, BT.601)")
+            fps = stream.average_rate or stream.guessed_rate
         except BaseException:
-            capture.release()
+            container.close()
             raise
-        super().__init__(path, width, height, _as_fraction(fps) if fps > 0 else DEFAULT_FPS,
-                         count if count > 0 else None)
-        self._capture = capture
-        self._pending: np.ndarray | None = bgr
+        super().__init__(path, first.width, first.height, _as_fraction(fps) if fps else DEFAULT_FPS,
+                         stream.frames or None)
+        self.matrix = _AV_MATRICES.get(first.colorspace, "bt601")
+        self.full_range = (first.color_range == _AV_FULL_RANGE
+                           or first.color_range != 1 and first.format.name.startswith("yuvj"))
+        self.siting = "center" if stream.codec_context.name in _AV_CENTRED_CHROMA else "left"
+        self._container = container
+        self._pending: av.VideoFrame | None = first
 
     def _read_frame(self) -> np.ndarray | None:
-        bgr, self._pending = self._pending, None
-        if bgr is None:
-            ok, bgr = self._capture.read()
-            if not ok or bgr is None:
+        frame, self._pending = self._pending, None
+        if frame is None:
+            frame = next(self._frames, None)
+            if frame is None:
                 return None
-        if bgr.shape[:2] != (self.height, self.width):
+        if (frame.width, frame.height) != (self.width, self.height):
             raise VideoError(f"{self.path}: frame size changes from {self.width}x{self.height} "
-                             f"to {bgr.shape[1]}x{bgr.shape[0]}")
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                             f"to {frame.width}x{frame.height}")
+        if frame.format.is_rgb:
+            return frame.to_ndarray(format="rgb24")
+        if frame.format.name in ("gray", "gray8"):
+            y = _av_plane(frame.planes[0])
+            grey = np.full((self.height, self.width), 128, np.uint8)
+            return yuv444_to_rgb(y, grey, grey, self.matrix, self.full_range)
+        if frame.format.name not in _AV_PLANAR:
+            frame = frame.reformat(format=_AV_FALLBACK)
+        y, u, v = (_av_plane(p) for p in frame.planes[:3])
+        return ycbcr_to_rgb(y, u, v, self.matrix, self.full_range, self.siting)
 
     def _release(self) -> None:
-        self._capture.release()
+        self._container.close()
 
 
 def _natural_key(path: Path) -> list[str | int]:
@@ -317,7 +363,7 @@ def _png_size(path: Path) -> Size:
 class _PNGDirReader(VideoReader):
     """A folder of PNG frames."""
 
-    def __init__(self, path: Path, size: Size | None):
+    def __init__(self, path: Path, size: Size | None, matrix: str, full_range: bool):
         files = sorted((p for p in path.iterdir() if p.suffix.lower() == ".png" and p.is_file()),
                        key=_natural_key)
         if not files:
@@ -329,7 +375,7 @@ class _PNGDirReader(VideoReader):
                 raise VideoError(f"{path}: PNG frames differ in size ({files[0].name} is {width}x{height}, "
                                  f"{other.name} is {w}x{h})")
         _check_size(path, size, width, height)
-        super().__init__(path, width, height, DEFAULT_FPS, len(files))
+        super().__init__(path, width, height, DEFAULT_FPS, len(files), matrix, full_range)
         self._files = iter(files)
 
     def _read_frame(self) -> np.ndarray | None:
@@ -355,14 +401,14 @@ def open_video(path: str | os.PathLike, size: Size | None = None, matrix: str = 
         raise VideoError(f"{path}: no such file or folder")
     try:
         if path.is_dir():
-            return _PNGDirReader(path, size)
+            return _PNGDirReader(path, size, matrix, full_range)
         if suffix == ".y4m":
             return _open_y4m(path, size, matrix, full_range)
         if suffix == ".yuv":
             return _open_raw_yuv(path, size, matrix, full_range)
         if suffix in CONTAINER_SUFFIXES:
-            return _OpenCVReader(path, size)
-    except (OSError, cv2.error) as exc:
+            return _ContainerReader(path, size)
+    except (OSError, cv2.error, av.FFmpegError) as exc:
         raise _error(path, exc) from exc
     raise VideoError(f"{path}: unsupported video format '{suffix}' (read .y4m, .yuv, "
                      f"{', '.join(CONTAINER_SUFFIXES)} or a folder of PNGs)")
@@ -389,10 +435,6 @@ class VideoWriter:
             raise VideoError(f"{self.path}: invalid frame size {width}x{height} or frame rate {fps}")
         if not self.path.parent.is_dir():
             raise VideoError(f"{self.path}: folder {self.path.parent} does not exist")
-        try:
-            check_replaceable(self.path)
-        except NVCError as exc:
-            raise VideoError(str(exc)) from None
         self._check_replaceable()
         self._tmp = temporary_sibling(self.path)
         self._file: BinaryIO | None = None
@@ -408,7 +450,11 @@ class VideoWriter:
             raise _error(self.path, exc) from exc
 
     def _check_replaceable(self) -> None:
-        """Refuse to overwrite a folder that holds anything but our own PNG frames."""
+        """Refuse to overwrite anything but a regular .y4m file or a folder of our own PNG frames."""
+        try:
+            check_replaceable(self.path, folder=self._png)
+        except NVCError as exc:
+            raise VideoError(str(exc)) from None
         if self._png and self.path.is_dir() and any(not re.fullmatch(r"frame_\d+\.png", p.name)
                                                      for p in self.path.iterdir()):
             raise VideoError(f"{self.path}: exists and is not a folder of frame_*.png files; "
@@ -444,23 +490,35 @@ class VideoWriter:
 
     def close(self) -> None:
         """Finish the video and move it to ``path`` (replacing an older one)."""
+        self.finish()
         self.publish()
 
+    def finish(self) -> None:
+        """Put the whole video on disk and check ``path`` again (:func:`nvc_core.outputs.publish`'s first step)."""
+        if self._closed:
+            return
+        try:
+            if not self._png:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
+            self._check_replaceable()
+        except (OSError, VideoError) as exc:
+            self.abort()
+            raise (exc if isinstance(exc, VideoError) else _error(self.path, exc)) from None
+
     def publish(self) -> None:
-        """Same as :meth:`close` (the name :func:`nvc_core.outputs.publish` calls)."""
+        """Move the finished video onto ``path``."""
         if self._closed:
             return
         try:
             if self._png:
-                self._check_replaceable()
                 self._replace_folder()
             else:
-                self._file.close()
-                check_replaceable(self.path)
                 os.replace(self._tmp, self.path)
-        except (OSError, NVCError) as exc:
+        except OSError as exc:
             self.abort()
-            raise (VideoError(str(exc)) if isinstance(exc, NVCError) else _error(self.path, exc)) from None
+            raise _error(self.path, exc) from None
         self._closed = True
 
     def _replace_folder(self) -> None:
@@ -477,14 +535,14 @@ class VideoWriter:
         shutil.rmtree(old, ignore_errors=True)
 
     def abort(self) -> None:
-        """Drop everything written so far; ``path`` is left as it was.  Safe to call twice."""
+        """Drop everything written so far; ``path`` is left as it was.  Safe to call twice; never raises."""
         self._closed = True
         if self._file is not None:
-            self._file.close()
+            quietly(self._file.close)
         if self._tmp.is_dir():
             shutil.rmtree(self._tmp, ignore_errors=True)
         else:
-            self._tmp.unlink(missing_ok=True)
+            quietly(self._tmp.unlink, missing_ok=True)
 
     def __enter__(self) -> VideoWriter:
         return self

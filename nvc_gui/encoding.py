@@ -1,7 +1,7 @@
 """What the analyzer shows: a coding request and the records nvc_core returned for it.
 
 The GUI computes no bits: it only picks which nvc_core number to show. Two kinds of bits never mix:
-the bits of a frame in the file (`FrameAnalysis.bits`), and estimates (the sub-stream estimates of
+the bits of a frame in the file (`FrameRecord.bits`), and estimates (the sub-stream estimates of
 the record, the bit maps, and `recost_motion`'s motion bits with the temporal prior on and off, which
 are compared with each other only)."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nvc_core.analysis import FrameAnalysis
+from nvc_core.analysis import FrameRecord
 
 BITSTREAM_SUFFIX = ".nvc"
 # stacking order of the bit plot; "other" = bits in the file minus the estimated sub-streams
@@ -90,7 +90,7 @@ class Encoding:
     quality: int = 0                       # rate point (of the header for a bitstream)
     gop: int = 0                           # GOP length (of the header for a bitstream)
     fps: Fraction = Fraction(25)
-    records: list[FrameAnalysis] = field(default_factory=list)
+    records: list[FrameRecord] = field(default_factory=list)
     gains: list = field(default_factory=list)     # nvc_core.mc_gain.frame_gain per record (None: I-frame)
     total_frames: int | None = None
     bitstreams: dict[bool, Path] = field(default_factory=dict)        # temporal_prior -> .nvc file
@@ -116,7 +116,7 @@ class Encoding:
             return self.request.source
         return self.bitstreams.get(temporal_prior)
 
-    def add_frame(self, record: FrameAnalysis, gain, total: int | None) -> None:
+    def add_frame(self, record: FrameRecord, gain, total: int | None) -> None:
         """A newly coded frame (and its motion-compensation gain)."""
         self.records.append(record)
         self.gains.append(gain)

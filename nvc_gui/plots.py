@@ -137,7 +137,11 @@ class PlotsView(QWidget):
         self.bits.setXRange(-0.5, max(len(records), 1) - 0.5, padding=0.02)
         for plot in self._plots:
             plot.enableAutoRange(axis="y")
-        self._delta_bits.enableAutoRange(axis="y")
+        if b is None:                    # no B: no B − A range left over from compare mode
+            self.delta.setYRange(-1, 1, padding=0)
+            self._delta_bits.setYRange(-1, 1, padding=0)
+        else:
+            self._delta_bits.enableAutoRange(axis="y")
 
     def _show_b(self, records: list, b_records: list) -> None:
         """B's series and B − A over the frames both have."""

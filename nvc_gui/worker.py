@@ -70,7 +70,7 @@ class Coder(QObject):
     """Owns the models and the worker thread; emits every job's frames, result or error."""
 
     model_ready = Signal(int)                             # model.num_rates
-    frame_coded = Signal(int, object, object, int, int)   # job id, FrameAnalysis, gain, done, total (0: unknown)
+    frame_coded = Signal(int, object, object, int, int)   # job id, FrameRecord, gain, done, total (0: unknown)
     finished = Signal(int, object)                        # job id, CodingOutcome
     classical_finished = Signal(int, object)              # job id, nvc_core's ClassicalClip
     failed = Signal(int, str)                             # job id, one-line message

@@ -55,5 +55,5 @@ def test_load_frames_reads_the_first_frames(tmp_path):
     with VideoWriter(path, 64, 48, Fraction(30)) as w:
         for f in _frames(n=3):
             w.write(f)
-    frames, fps = anchors.load_frames(path, 2)
+    frames, fps, _ = anchors.load_frames(path, 2)
     assert len(frames) == 2 and fps == 30 and frames[0].shape == (48, 64, 3)

@@ -1,9 +1,10 @@
-"""nvc_core.color: known code values, round trips, 4:2:0 plane sizes."""
+"""nvc_core.color: known code values, round trips, 4:2:0 plane sizes, chroma siting."""
 
 import numpy as np
 import pytest
 
-from nvc_core.color import rgb_to_y, rgb_to_yuv420, rgb_to_yuv444, yuv420_to_rgb, yuv444_to_rgb
+from nvc_core.color import (rgb_to_y, rgb_to_y8, rgb_to_yuv420, rgb_to_yuv444, ycbcr_to_rgb, yuv420_to_rgb,
+                            yuv444_to_rgb)
 
 WHITE, BLACK, RED, GREEN, BLUE = (255, 255, 255), (0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255)
 
@@ -84,3 +85,42 @@ def test_rgb_to_y_is_unrounded_luma():
 def test_unknown_matrix():
     with pytest.raises(ValueError, match="bt2020"):
         rgb_to_yuv444(_pixels(WHITE), matrix="bt2020")
+
+
+def _chroma_ramp(siting):
+    """B - Y' of a 2x8 4:2:0 frame upsampled at ``siting``: chroma samples 110, 120, 130, 140 on one row."""
+    y = np.full((2, 8), 126, np.uint8)
+    u = np.array([[110, 120, 130, 140]], np.uint8)
+    rgb = ycbcr_to_rgb(y, u, np.full_like(u, 128), "bt709", True, siting)
+    return rgb[0, :, 2].astype(int) - 126  # B - Y' = 1.8556 * (Cb - 128) in full range
+
+
+@pytest.mark.parametrize("siting, expected_cb", [
+    # centred: output 2i, 2i+1 at 3/4 and 1/4 from the chroma samples on either side, edges replicated
+    ("center", [110, 112.5, 117.5, 122.5, 127.5, 132.5, 137.5, 140]),
+    # left (MPEG-2, H.264): even columns are the chroma samples, odd ones the mean of two
+    ("left", [110, 115, 120, 125, 130, 135, 140, 140]),
+])
+def test_chroma_siting_places_samples(siting, expected_cb):
+    b_minus_y = np.array(expected_cb, float) - 128
+    assert np.abs(_chroma_ramp(siting) - np.round(1.8556 * b_minus_y)).max() <= 1
+
+
+def test_ycbcr_422_and_topleft_siting():
+    y = np.full((4, 4), 128, np.uint8)
+    flat = np.full((4, 2), 90, np.uint8)
+    assert ycbcr_to_rgb(y, flat, flat).shape == (4, 4, 3)  # 4:2:2: chroma halved horizontally only
+    col = np.array([[60], [200]], np.uint8).repeat(2, axis=1)  # 4:2:0 rows of 60 and 200
+    rgb = ycbcr_to_rgb(y, col, np.full_like(col, 128), siting="topleft")
+    b = rgb[:, 0, 2].astype(int)
+    assert b[0] < b[1] < b[2] and b[2] == b[3]  # co-sited rows 0 and 2; row 1 between; row 3 replicated
+    with pytest.raises(ValueError, match="siting"):
+        ycbcr_to_rgb(y, flat, flat, siting="bottom")
+    with pytest.raises(ValueError, match="do not fit"):
+        ycbcr_to_rgb(y, np.zeros((3, 3), np.uint8), np.zeros((3, 3), np.uint8))
+
+
+def test_rgb_to_y8_is_the_written_y_plane():
+    rgb = _random_rgb(6, 10)
+    for matrix, full_range in (("bt709", False), ("bt601", True)):
+        assert np.array_equal(rgb_to_y8(rgb, matrix, full_range), rgb_to_yuv420(rgb, matrix, full_range)[0])

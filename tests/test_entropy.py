@@ -8,12 +8,18 @@ import numpy as np
 import pytest
 import torch
 
-from nvc_core.entropy.coder import RangeDecoderSession, RangeEncoderSession
+from nvc_core.entropy import integer
+from nvc_core.entropy.range_coder import RangeDecoderSession, RangeEncoderSession
 from nvc_core.entropy.factorized import Z_RANGE, FactorizedPrior
 from nvc_core.entropy.gaussian import bounds_model, coding_bits, gaussian_likelihood
 from nvc_core.entropy.latent_codec import CodedLatent, Conditions, LatentCodec
 from nvc_core.entropy.prior_aggregation import MaskedConv3d, PriorAggregation, anchor_mask
 from nvc_core.errors import BitstreamError
+
+
+def _fixed(features: torch.Tensor) -> torch.Tensor:
+    """Float features as the integer path's fixed-point integers."""
+    return torch.round(features * (1 << integer.FRAC)).long()
 
 
 def _pa(temporal_k=0, seed=0):
@@ -46,8 +52,8 @@ def test_serial_mask_is_causal_and_kernel_is_shared():
 def test_prior_aggregation_round_trip(temporal_k):
     pa = _pa(temporal_k)
     y = torch.round(torch.randn(1, 8, 5, 6) * 4)
-    hyper = torch.randn(1, 16, 5, 6)
-    temporal = torch.randn(1, 8 * temporal_k, 5, 6) if temporal_k else None
+    hyper = _fixed(torch.randn(1, 16, 5, 6))               # coding takes integer features (entropy.integer)
+    temporal = _fixed(torch.randn(1, 8 * temporal_k, 5, 6)) if temporal_k else None
     conditions = Conditions((8, 5, 6), hyper, temporal)
     encoder = RangeEncoderSession()
     coded = pa.compress(y, conditions, encoder)
@@ -120,7 +126,7 @@ def test_both_entropy_models_are_latent_codecs(codec):
     """One interface: the same three calls, each returning a CodedLatent whose bits are a (1,C,H,W) tensor."""
     assert isinstance(codec, LatentCodec)
     z = torch.randint(-2, 3, (1, 4, 2, 3)).float()
-    conditions = Conditions((4, 2, 3), torch.randn(1, 8, 2, 3), torch.randn(1, 8, 2, 3))
+    conditions = Conditions((4, 2, 3), _fixed(torch.randn(1, 8, 2, 3)), _fixed(torch.randn(1, 8, 2, 3)))
     encoder = RangeEncoderSession()
     results = [codec.estimate(z, conditions), codec.compress(z, conditions, encoder)]
     results.append(codec.decompress(RangeDecoderSession(encoder.finish()), conditions))

@@ -63,9 +63,9 @@ def test_eval_writes_results(tmp_path, clip):
 
 def test_eval_variants(tmp_path, clip):
     args = _parse([str(clip), "--qualities", "0", "--frames", "2", "--weights", "random", "--anchors", "none",
-                   "--temporal-prior", "off", "--intra-only", "--out", str(tmp_path)])
+                   "--temporal-prior", "off", "--intra-only", "--out", str(tmp_path / "ev")])
     assert args.func(args) == 0
-    codecs = json.loads((tmp_path / "results.json").read_text())["clips"]["tiny"]["codecs"]
+    codecs = json.loads((tmp_path / "ev" / "results.json").read_text())["clips"]["tiny"]["codecs"]
     assert set(codecs) == {"nvc-tp-off", "nvc-intra"}
     assert [f["type"] for f in codecs["nvc-intra"][0]["frames"]] == ["I", "I"]
     assert not any(f["temporal_prior"] for f in codecs["nvc-tp-off"][0]["frames"] if f["type"] == "P")

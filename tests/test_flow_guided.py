@@ -113,12 +113,12 @@ def test_all_zero_motion_hyper_latent_costs_a_few_bits():
     """ẑ = 0 under the bundled weights' motion prior: the bound is the prior's own Σ −log2 P(0)
     (factorized prior of ẑ, and the hyperprior + context of ŷ = 0 given ẑ = 0); the range coder writes
     no more than that plus its flush and the two alphabet bounds of ŷ."""
-    from nvc_core.entropy.coder import RangeEncoderSession
+    from nvc_core.entropy.range_coder import RangeEncoderSession
     from nvc_core.entropy.latent_codec import Conditions
     motion = load_model().motion
     z = torch.zeros(1, motion.z_prior.channels, 4, 4)
     y = torch.zeros(1, motion.latent_channels, 16, 16)
-    hyper = motion.dh(z)
+    hyper = motion.hyper_features(z)
     z_given, y_given = Conditions(tuple(z.shape[1:])), Conditions(tuple(y.shape[1:]), hyper)
     z_bits = float(motion.z_prior.estimate(z, z_given).bits().sum())
     y_bits = float(motion.pa.estimate(y, y_given).bits().sum())

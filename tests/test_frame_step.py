@@ -3,11 +3,13 @@ encoder, re-costing equals the motion entropy model run by hand, torch settings 
 encoder's choice of symbols is a hook the decoder does not depend on."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
 
-from nvc_core.analysis import FrameAnalysis, LatentKey
+from nvc_core.analysis import FrameRecord, LatentKey
 from nvc_core.codec import recost_motion
 from nvc_core.entropy.latent_codec import Conditions
 from nvc_core.errors import NVCError
@@ -74,9 +76,9 @@ def test_a_decoding_step_takes_no_source_and_the_others_need_one(lively_model):
 def test_recost_equals_the_motion_entropy_model_run_by_hand(lively_model, encoded, tp):
     """recost_motion goes through the frame step; the reference is the motion PA run directly on the
     stored symbols with the TUM state carried by hand (the re-costing before the frame step)."""
-    records = [FrameAnalysis(index=f.index, frame_type=f.frame_type, temporal_prior=True, height=75, width=100,
-                             reconstruction=None,
-                             latents={LatentKey.of(n, p): getattr(c, p).symbols[0].numpy().astype(np.int32)
+    records = [FrameRecord(index=f.index, frame_type=f.frame_type, temporal_prior=True, height=75, width=100,
+                           reconstruction=None,
+                           latents={LatentKey.of(n, p): getattr(c, p).symbols[0].numpy().astype(np.int32)
                                       for n, c in f.coded.items() for p in ("z", "y")})
                for f, _ in encoded]
     costs = recost_motion(lively_model, records, QUALITY, tp)
@@ -88,10 +90,10 @@ def test_recost_equals_the_motion_entropy_model_run_by_hand(lively_model, encode
                 state = None
                 continue
             z, y = frame.coded["motion"].z.symbols, frame.coded["motion"].y.symbols
-            given = Conditions(tuple(y.shape[1:]), motion.dh(z), motion.temporal_prior(state, tp))
+            given = Conditions(tuple(y.shape[1:]), motion.hyper_features(z), motion.temporal_prior(state, tp))
             by_hand = motion.pa.estimate(y, given).bits()[0].numpy().astype(np.float32)
             np.testing.assert_array_equal(cost.bit_map_y, by_hand)
-            state = motion.update_state(y, state)
+            state = motion.coding_state(y, state)
 
 
 def test_coding_leaves_torch_settings_as_they_were(lively_model):
@@ -155,3 +157,18 @@ def test_train_check_codes_through_the_frame_step(lively_model, tmp_path):
         frame = step.code(RangeEncode(), rgb)
         assert row["bpp"] == pytest.approx(sum(frame.bits_by_stream().values()) / (100 * 75), rel=1e-6)
         assert row["psnr"] == psnr(rgb, frame.reconstruction)
+
+
+def test_estimate_only_needs_no_range_coder(lively_model, monkeypatch):
+    """`nvc train check` runs where constriction is missing: the estimate-only backend never loads it."""
+    from nvc_core.entropy import range_coder
+
+    monkeypatch.setitem(sys.modules, "constriction", None)          # import constriction -> ImportError
+    range_coder.constriction_stream.cache_clear()
+    try:
+        step = FrameStep(lively_model, 100, 75, QUALITY, 3)
+        assert sum(step.code(EstimateOnly(), FRAMES[0]).bits_by_stream().values()) > 0
+        with pytest.raises(ImportError):
+            RangeEncode()
+    finally:
+        range_coder.constriction_stream.cache_clear()

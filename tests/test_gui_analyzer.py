@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QColor
 
-from nvc_core.analysis import FrameAnalysis
+from nvc_core.analysis import FrameRecord
 from nvc_gui.encoding import CodingRequest, Encoding
 from nvc_gui.plots import PlotsView
 from nvc_gui.timeline import FrameTable, Timeline
@@ -41,7 +41,7 @@ def _clip(peaks: list[float], quality: int = 3, size: tuple[int, int] = (144, 17
         bits[0, 0, 0] = 1.0
         bits[0, 1, 2] = peak
         mask = np.linspace(0.016, 0.066, 12 * 12, dtype=np.float32).reshape(12, 12)
-        records.append(FrameAnalysis(
+        records.append(FrameRecord(
             index=i, frame_type="I", temporal_prior=False, height=height, width=width,
             reconstruction=np.full((height, width, 3), 60 + 40 * i, np.uint8),
             original=np.full((height, width, 3), 70 + 40 * i, np.uint8),
@@ -144,6 +144,7 @@ def test_table_plots_and_sub_streams_show_b_and_b_minus_a(qtbot):
     assert list(plots.series("B psnr_rgb")[1]) == [r.psnr_rgb for r in b.records]
     plots.show_encoding(a)
     assert len(plots.series("B bits")[0]) == 0
+    assert plots.delta.vb.viewRange()[1] == [-1.0, 1.0]          # no B − A axis left from compare mode
     streams = StreamTable()
     qtbot.addWidget(streams)
     streams.show_frame(FrameContext(a, 0, True), FrameContext(b, 0, True))
@@ -156,9 +157,9 @@ def test_reset_restores_titles_read_outs_and_histogram(qtbot):
     flows = _shown(FlowView(), qtbot)
     flow = np.zeros((16, 16, 2), np.float32)
     flow[..., 0] = 7.0
-    record = FrameAnalysis(index=1, frame_type="P", temporal_prior=True, height=64, width=64,
-                           reconstruction=np.zeros((64, 64, 3), np.uint8),
-                           flows=[flow[:16 >> s, :16 >> s] for s in range(5)])
+    record = FrameRecord(index=1, frame_type="P", temporal_prior=True, height=64, width=64,
+                         reconstruction=np.zeros((64, 64, 3), np.uint8),
+                         flows=[flow[:16 >> s, :16 >> s] for s in range(5)])
     flows.show_frame(FrameContext(Encoding(_clip([1.0]).request, records=[record, record]), 1, True))
     assert "max" in flows.scales[0].title_text()
     flows.reset()

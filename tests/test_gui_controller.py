@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QObject, Signal
 
-from nvc_core.analysis import FrameAnalysis
+from nvc_core.analysis import FrameRecord
 from nvc_gui.controller import CodingController
 from nvc_gui.encoding import CodingRequest, Status
 from nvc_gui.frame_cache import FrameCache
@@ -44,8 +44,8 @@ class FakeCoder(QObject):
         self.cancels += 1
 
     def code_frame(self, job: int, index: int) -> None:
-        record = FrameAnalysis(index=index, frame_type="I" if index == 0 else "P", temporal_prior=True,
-                               height=4, width=4, reconstruction=np.zeros((4, 4, 3), np.uint8), bits=100)
+        record = FrameRecord(index=index, frame_type="I" if index == 0 else "P", temporal_prior=True,
+                             height=4, width=4, reconstruction=np.zeros((4, 4, 3), np.uint8), bits=100)
         self.frame_coded.emit(job, record, None, index + 1, 2)
 
     def finish(self, job: int, records: list) -> None:

@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import QPointF, QRectF, QSettings, Qt
 from PySide6.QtGui import QColor
 
-from nvc_core.analysis import FrameAnalysis
+from nvc_core.analysis import FrameRecord
 from nvc_core.codec import MotionCost
 from nvc_gui.encoding import CodingRequest, Encoding
 from nvc_gui.flow_colour import colour_wheel, flow_to_colour, wheel_legend
@@ -35,14 +35,14 @@ def _request(quality: int = 3) -> CodingRequest:
     return CodingRequest(Path("clip.y4m"), quality, 12, 2, True, "random", "cpu")
 
 
-def _record(index: int, frame_type: str, pixels: int = 16) -> FrameAnalysis:
+def _record(index: int, frame_type: str, pixels: int = 16) -> FrameRecord:
     """A record with made-up numbers: 100 bits per y latent, 10 per z, 8 bits of framing."""
     coders = ["intra"] if frame_type == "I" else ["motion", "residual"]
     bits = {f"{c}.{latent}": n for c in coders for latent, n in (("y", 100), ("z", 10))}
-    return FrameAnalysis(index=index, frame_type=frame_type, temporal_prior=True, height=pixels, width=pixels,
-                         reconstruction=np.zeros((pixels, pixels, 3), np.uint8),
-                         bit_maps={k: np.full((2, 1, 1), v / 2, np.float32) for k, v in bits.items()},
-                         bits_by_stream=bits, bits=sum(bits.values()) + 8)
+    return FrameRecord(index=index, frame_type=frame_type, temporal_prior=True, height=pixels, width=pixels,
+                       reconstruction=np.zeros((pixels, pixels, 3), np.uint8),
+                       bit_maps={k: np.full((2, 1, 1), v / 2, np.float32) for k, v in bits.items()},
+                       bits_by_stream=bits, bits=sum(bits.values()) + 8)
 
 
 def _clip(quality: int = 3, pixels: int = 16) -> Encoding:
@@ -174,10 +174,10 @@ def _hot_cell_clip() -> Encoding:
     cell row 7, column 10, i.e. frame pixels x 160..176, y 112..128."""
     bits = np.zeros((2, 12, 12), np.float32)
     bits[:, 7, 10] = 2.5
-    record = FrameAnalysis(index=1, frame_type="P", temporal_prior=True, height=144, width=176,
-                           reconstruction=np.full((144, 176, 3), 90, np.uint8),
-                           bit_maps={"motion.y": bits, "motion.z": np.zeros((2, 3, 3), np.float32)},
-                           bits_by_stream={"motion.y": 5.0, "motion.z": 0.0}, bits=100)
+    record = FrameRecord(index=1, frame_type="P", temporal_prior=True, height=144, width=176,
+                         reconstruction=np.full((144, 176, 3), 90, np.uint8),
+                         bit_maps={"motion.y": bits, "motion.z": np.zeros((2, 3, 3), np.float32)},
+                         bits_by_stream={"motion.y": 5.0, "motion.z": 0.0}, bits=100)
     return Encoding(_request(), records=[_record(0, "I", 144), record])
 
 

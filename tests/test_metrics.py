@@ -36,9 +36,11 @@ def test_psnr_constant_offset_of_one_level():
 def test_psnr_y_sees_only_luma():
     a = np.full((4, 4, 3), 100, np.uint8)
     b = a.copy()
-    b[..., 0] += 1  # red +1: luma changes by 219/255 * 0.2126
-    expected = 10 * math.log10(255 ** 2 / (219 / 255 * 0.2126) ** 2)
+    b[..., 0] += 60  # red +60: luma 101.88 -> 112.84, as 8-bit code values (the Y plane) 102 -> 113
+    expected = 10 * math.log10(255 ** 2 / 11 ** 2)
     assert psnr_y(a, b) == pytest.approx(expected)
+    b[..., 0] = 101  # red +1 moves luma by 0.18 of a code value: the same Y plane
+    assert psnr_y(a, b) == math.inf
 
 
 def test_shape_mismatch():

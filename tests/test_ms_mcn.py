@@ -65,7 +65,7 @@ def test_moving_the_residual_offset_keeps_the_reconstruction_and_moves_the_predi
         before = model.forward_inter(ref, cur, 2, None, True, hint)
         moved = model.move_residual_offset()
         after = model.forward_inter(ref, cur, 2, None, True, hint)
-        offset_left = model.residual.synthesis(torch.zeros(1, 8, 8, 8), 0)[0, :, 32:96, 32:96].mean((1, 2))
+        offset_left = model.residual.main_decode(torch.zeros(1, 8, 8, 8), 0)[0, :, 32:96, 32:96].mean((1, 2))
     assert torch.allclose(offset_left, torch.zeros(3), atol=1e-5) and moved.abs().min() > 1e-3
     inner = (slice(None), slice(None), slice(32, 96), slice(32, 96))
     assert torch.allclose(after.prediction, before.prediction + moved.view(1, 3, 1, 1), atol=1e-6)

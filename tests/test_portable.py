@@ -1,19 +1,31 @@
 """Portable streams: the integer entropy-parameter path (exact, independent of kernels and threads)."""
 from __future__ import annotations
 
+import importlib.util
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from nvc_core.analysis import Analysis
+from nvc_core.cli import main
+from nvc_core.codec import decode_video, encode_video
 from nvc_core.entropy import integer
 from nvc_core.entropy.conv_lstm import ConvLSTM, IntegerConvLSTM
 from nvc_core.entropy.factorized import Z_RANGE, FactorizedPrior
 from nvc_core.entropy.gaussian import SCALE_LEVELS, SCALE_MAX, SCALE_MIN, snap_fixed
 from nvc_core.entropy.prior_aggregation import IntegerPriorAggregation, PriorAggregation, anchor_mask
+from nvc_core.errors import DriftError
 from nvc_core.models.vae import HyperDecoder
+from nvc_core.weights import save_weights
+
+_spec = importlib.util.spec_from_file_location("gpu_check", Path(__file__).resolve().parents[1] / "tools" / "gpu_check.py")
+gpu_check = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gpu_check)
 
 
 def _seeded(factory, seed=0):
@@ -107,3 +119,91 @@ def test_integer_factorized_tables_cost_what_the_float_prior_costs():
     assert np.allclose(pmf.sum(1), 1.0)
     symbols = np.arange(-3, 4) + Z_RANGE                                # the likely ones
     assert np.abs(np.log2(pmf[:, symbols]) - np.log2(float_pmf[:, symbols])).max() < 1e-2
+
+
+# -- coding: symbols exact under a perturbed float path, drift reported, threads --------------------------
+def _noisy_convolutions(monkeypatch, relative: float = 2.0 ** -14, seed: int = 0):
+    """Every float convolution's output multiplied by (1 + relative·u), u ~ U(-1, 1): a decoder whose
+    floating-point arithmetic differs from the encoder's (much more than a few ulps)."""
+    g = torch.Generator().manual_seed(seed)
+
+    def noisy(forward):
+        def run(self, x, *args, **kwargs):
+            out = forward(self, x, *args, **kwargs)
+            return out * (1 + relative * (2 * torch.rand(out.shape, generator=g) - 1)).to(out.dtype)
+        return run
+
+    for cls in (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Conv3d):
+        monkeypatch.setattr(cls, "forward", noisy(cls.forward))
+
+
+def _collect():
+    records = []
+    return records, (lambda record, *_: records.append(record))
+
+
+def test_perturbed_float_path_decodes_the_encoders_symbols(lively_model, small_clip, tmp_path, monkeypatch):
+    """The must-show of portability: with every float convolution perturbed on the decoder, the symbols
+    are the encoder's (the entropy parameters never touch float), only pixels may drift (a warning)."""
+    encoded, on_encoded = _collect()
+    encode_video(small_clip, tmp_path / "s.nvc", lively_model, quality=4, gop=4,
+                 analysis=Analysis(maps=True), on_frame=on_encoded)
+    _noisy_convolutions(monkeypatch)
+    decoded, on_decoded = _collect()
+    result = decode_video(tmp_path / "s.nvc", lively_model, tmp_path / "d.y4m", analysis=Analysis(maps=True),
+                          on_frame=on_decoded)
+    assert len(decoded) == len(encoded) == 4 and (tmp_path / "d.y4m").exists()
+    for e, d in zip(encoded, decoded):
+        assert e.latents.keys() == d.latents.keys()
+        for key in e.latents:
+            assert np.array_equal(e.latents[key], d.latents[key]), (e.index, key)
+    assert result.drifted_frames == [r.index for r in decoded if not np.array_equal(
+        r.reconstruction, encoded[r.index].reconstruction)]
+
+
+def test_drift_is_a_warning_naming_the_frames_and_strict_refuses_it(lively_model, small_clip, tmp_path, monkeypatch):
+    encode_video(small_clip, tmp_path / "s.nvc", lively_model, quality=4, gop=4, analysis=Analysis.NONE)
+    _noisy_convolutions(monkeypatch, relative=2.0 ** -6)                 # enough to change pixels
+    result = decode_video(tmp_path / "s.nvc", lively_model, tmp_path / "d.y4m", analysis=Analysis.NONE)
+    assert result.drifted_frames and (tmp_path / "d.y4m").exists()
+    warning = result.drift_warning()
+    assert f"frames {', '.join(map(str, result.drifted_frames))}" in warning and "corrupt" not in warning
+    assert [r.matches_encoder for r in result.records] == [r.index not in result.drifted_frames
+                                                          for r in result.records]
+    with pytest.raises(DriftError, match=f"frame {result.drifted_frames[0]} differs"):
+        decode_video(tmp_path / "s.nvc", lively_model, tmp_path / "strict.y4m", strict=True)
+    assert not (tmp_path / "strict.y4m").exists()
+
+
+def test_reconstruction_does_not_depend_on_the_thread_count(lively_model, small_clip, tmp_path, monkeypatch):
+    monkeypatch.setattr("nvc_core.env.CODING_THREADS", 1)
+    encode_video(small_clip, tmp_path / "s.nvc", lively_model, quality=4, gop=4, analysis=Analysis.NONE)
+    monkeypatch.setattr("nvc_core.env.CODING_THREADS", 2)
+    result = decode_video(tmp_path / "s.nvc", lively_model, analysis=Analysis.NONE)
+    assert result.drifted_frames == [] and all(r.matches_encoder for r in result.records)
+
+
+def test_cli_decode_warns_on_drift_and_strict_exits_2(lively_model, small_clip, tmp_path, monkeypatch, capsys):
+    save_weights(lively_model, tmp_path / "w.pt")
+    weights = ["--weights", str(tmp_path / "w.pt")]
+    assert main(["encode", str(small_clip), "-o", str(tmp_path / "s.nvc"), "--quality", "4", *weights]) == 0
+    _noisy_convolutions(monkeypatch, relative=2.0 ** -6)
+    capsys.readouterr()
+    assert main(["decode", str(tmp_path / "s.nvc"), "-o", str(tmp_path / "d.y4m"), *weights]) == 0
+    err = capsys.readouterr().err
+    assert "nvc: warning:" in err and "differ from the encoder's reconstruction" in err and "corrupt" not in err
+    assert (tmp_path / "d.y4m").exists()
+    assert main(["decode", str(tmp_path / "s.nvc"), "-o", str(tmp_path / "e.y4m"), "--strict", *weights]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("nvc: error: frame")
+    assert not (tmp_path / "e.y4m").exists()
+
+
+def test_gpu_check_script_runs_on_the_cpu(lively_model, small_clip, tmp_path):
+    save_weights(lively_model, tmp_path / "w.pt")
+    out = tmp_path / "check.json"
+    assert gpu_check.main(["--device", "cpu", "--weights", str(tmp_path / "w.pt"), "--clip", str(small_clip),
+                           "--frames", "2", "--speed-size", "64x64", "--speed-frames", "1", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    for direction in ("cpu_to_device", "device_to_cpu"):
+        assert report[direction]["symbol_agreement"] == 1.0 and report[direction]["drifted_frames"] == []
+    assert report["speed"]["encode_fps"] > 0 and report["speed"]["decode_fps"] > 0

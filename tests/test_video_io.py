@@ -1,5 +1,7 @@
 """nvc_core.video_io: round trips for every format, atomic writing, and VideoError on bad input."""
 
+import shutil
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -7,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from nvc_core.color import rgb_to_yuv420, rgb_to_yuv444, yuv444_to_rgb
+from nvc_core.color import rgb_to_yuv420, rgb_to_yuv444, ycbcr_to_rgb, yuv444_to_rgb
 from nvc_core.errors import VideoError
 from nvc_core.metrics import psnr
 from nvc_core.video_io import VideoWriter, is_png_dir_target, open_video
@@ -140,6 +142,38 @@ def test_mp4_written_by_opencv(tmp_path):
         assert reader.frame_count in (None, 3)
         back = reader.read()
     assert len(back) == 3 and psnr(frames[0], back[0]) > 25
+
+
+def _lossless_h264(tmp_path, planes, w, h, tags):
+    """A lossless H.264 .mkv (ffmpeg, libx264 -qp 0) of 4:2:0 ``planes`` with colour ``tags``."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg not installed")
+    raw, out = tmp_path / "src.yuv", tmp_path / "clip.mkv"
+    raw.write_bytes(b"".join(p.tobytes() for p in planes))
+    subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}",
+                    "-i", str(raw), "-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv420p", *tags, str(out)], check=True)
+    return out
+
+
+@pytest.mark.parametrize("tags, matrix, full_range", [
+    ([], "bt601", False),  # untagged: FFmpeg's convention
+    (["-colorspace", "bt709", "-color_range", "tv"], "bt709", False),
+    (["-colorspace", "smpte170m", "-color_range", "pc"], "bt601", True),
+])
+def test_container_colours_are_the_streams_own(tmp_path, tags, matrix, full_range):
+    """Native Y'CbCr planes, converted by nvc_core.color with the stream's matrix, range and (H.264) left siting."""
+    w, h = 36, 20
+    rng = np.random.default_rng(1)
+    planes = (rng.integers(16, 236, (h, w), dtype=np.uint8),
+              *(rng.integers(16, 241, (h // 2, w // 2), dtype=np.uint8) for _ in range(2)))
+    with open_video(_lossless_h264(tmp_path, planes, w, h, tags)) as reader:
+        assert (reader.matrix, reader.full_range) == (matrix, full_range)
+        assert np.array_equal(next(reader), ycbcr_to_rgb(*planes, matrix, full_range, "left"))
+
+
+def test_container_with_unsupported_matrix_is_refused(tmp_path):
+    planes = (np.full((8, 8), 100, np.uint8), np.full((4, 4), 128, np.uint8), np.full((4, 4), 128, np.uint8))
+    _open_fails(_lossless_h264(tmp_path, planes, 8, 8, ["-colorspace", "bt2020nc"]), "unsupported colour matrix BT.2020")
 
 
 def _eval_video(name):

@@ -35,7 +35,7 @@ def test_widened_intra_decodes_what_the_narrow_one_did(tmp_path):
             torch.testing.assert_close(b.likelihoods["z"][:, :16], a.likelihoods["z"])
             torch.testing.assert_close(b.likelihoods["y"][:, :16], a.likelihoods["y"])
             assert a.y_hat.abs().sum() > 100 and b.y_hat.shape[1] == 40
-            assert torch.all(wide.intra.analysis(x, q)[:, 16:] == 0)   # new latent channels start silent
+            assert torch.all(wide.intra.main_encode(x, q)[:, 16:] == 0)   # new latent channels start silent
 
 
 def test_new_channels_learn_from_the_first_step(tmp_path):

@@ -23,9 +23,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from nvc_core.entropy import integer
-from nvc_core.entropy.coder import RangeDecoderSession, RangeEncoderSession, constriction_stream
+from nvc_core.entropy.range_coder import (NON_FINITE, RangeDecoderSession, RangeEncoderSession, constriction_stream,
+                                         finite_parameters)
 from nvc_core.entropy.gaussian import CODER_PROBABILITY_MIN, LIKELIHOOD_MIN
 from nvc_core.entropy.latent_codec import CodedLatent, Conditions
+from nvc_core.errors import NVCError
 
 Z_RANGE = 48
 
@@ -78,7 +80,8 @@ class FactorizedPrior(nn.Module):
             digest.update(parameter.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
         key = digest.digest()
         if self._table is None or self._table[0] != key:
-            self._table = (key, FactorizedTable(self._integer_pmf()))
+            pmf = finite_parameters((self._integer_pmf(),))[0].reshape(self.channels, -1)
+            self._table = (key, FactorizedTable(pmf))
         return self._table[1]
 
     def _integer_pmf(self) -> np.ndarray:
@@ -105,6 +108,8 @@ class FactorizedPrior(nn.Module):
     def compress(self, symbols: torch.Tensor, conditions: Conditions, session: RangeEncoderSession) -> CodedLatent:
         """Code integer ẑ (1,C,H,W) in [-Z_RANGE, Z_RANGE], channel by channel."""
         table = self.table()
+        if not torch.isfinite(symbols).all():
+            raise NVCError(f"cannot code this frame: {NON_FINITE}")
         rows = symbols[0].cpu().numpy().astype(np.int32).reshape(self.channels, -1) + Z_RANGE
         for channel, model in zip(rows, table.models()):
             session.encode(channel, model)

@@ -17,7 +17,8 @@ from decimal import Decimal
 import numpy as np
 import torch
 
-from nvc_core.entropy.coder import constriction_stream
+from nvc_core.entropy.range_coder import NON_FINITE, constriction_stream
+from nvc_core.errors import NVCError
 
 SCALE_MIN = 0.11
 SCALE_MAX = 64.0
@@ -42,6 +43,8 @@ def _cdf(x: torch.Tensor) -> torch.Tensor:
 
 def symbol_range(symbols: torch.Tensor) -> tuple[int, int]:
     """Alphabet [lo, hi] of one coded latent: its min and max (at least two symbols for constriction)."""
+    if not torch.isfinite(symbols).all():
+        raise NVCError(f"cannot code this frame: {NON_FINITE}")
     lo = int(symbols.min().item())
     return lo, max(int(symbols.max().item()), lo + 1)
 
@@ -59,15 +62,6 @@ def coding_bits(symbols: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor, 
     right = torch.where(s >= hi, torch.ones_like(s), _cdf(upper_edge))      # P(Y < s + ½)
     p = torch.where(s >= mu, left - above, right - below)
     return -torch.log2(p.clamp(CODER_PROBABILITY_MIN, 1.0))
-
-
-def snap_parameters(mean: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Snap float (mean, scale) to the coding grids (see module docstring)."""
-    log_step = (math.log(SCALE_MAX) - math.log(SCALE_MIN)) / (SCALE_LEVELS - 1)
-    mean_q = torch.round(mean / MEAN_STEP) * MEAN_STEP
-    index = torch.round((torch.log(scale.clamp(SCALE_MIN, SCALE_MAX)) - math.log(SCALE_MIN)) / log_step)
-    scale_q = torch.exp(index * log_step + math.log(SCALE_MIN))
-    return mean_q, scale_q
 
 
 @functools.cache

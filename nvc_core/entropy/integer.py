@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import decimal
 import functools
+import hashlib
 import weakref
 from typing import Callable, TypeVar
 from dataclasses import dataclass
@@ -279,13 +280,19 @@ class _NonLocal:
 
 
 class _Attention:
-    """NLAM / LAM: x + trunk(x) · σ(mask(x))."""
+    """NLAM / LAM: x + trunk(x) · σ(mask(x)). The mask logits are also handed to the forward hooks of
+    the float module's mask branch (as floats), so that :func:`nvc_core.layers.nlam.record_masks` shows
+    the mask the integer path used."""
 
     def __init__(self, module: NLAM | LAM):
         self.trunk, self.mask = integer_network(module.trunk), integer_network(module.mask_branch)
+        self.mask_branch = module.mask_branch
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return x + shift_round(self.trunk(x) * sigmoid(self.mask(x)), GATE_FRAC)
+        logits = self.mask(x)
+        for hook in list(self.mask_branch._forward_hooks.values()):
+            hook(self.mask_branch, (), logits.double() / (1 << FRAC))
+        return x + shift_round(self.trunk(x) * sigmoid(logits), GATE_FRAC)
 
 
 def integer_network(module: nn.Module, linear: bool = False):
@@ -330,9 +337,12 @@ _CONVERTED: "weakref.WeakKeyDictionary[nn.Module, tuple]" = weakref.WeakKeyDicti
 
 
 def converted(module: nn.Module, build: Callable[[nn.Module], T]) -> T:
-    """``build(module)``, cached until a parameter of ``module`` changes (training steps and
-    ``load_state_dict`` write parameters in place, which bumps their version counters)."""
-    key = tuple((p.data_ptr(), p._version) for p in module.parameters())
+    """``build(module)``, kept with a digest of the parameter values it was built from and rebuilt
+    when they differ (as the factorized prior keeps its table)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for parameter in module.parameters():
+        digest.update(parameter.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    key = digest.digest()
     cached = _CONVERTED.get(module)
     if cached is None or cached[0] != key:
         with torch.no_grad():

@@ -3,7 +3,7 @@ runs them (:class:`EntropyBackend`): range encode, range decode, estimate only.
 
 CompressAI's ``LatentCodec`` is the anchor: an entropy model turns integer symbols into a bitstream
 and back, conditioned on what the decoder already holds. Here the bitstream is the frame's shared
-range-coder session (:mod:`nvc_core.entropy.coder`), the conditions are typed
+range-coder session (:mod:`nvc_core.entropy.range_coder`), the conditions are typed
 (:class:`Conditions`), and every call returns the same typed result (:class:`CodedLatent`): the
 symbols and the exact distribution they were (or would be) coded with, so that the bits of every
 element follow without a second pass.
@@ -20,7 +20,7 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
-from nvc_core.entropy.coder import RangeDecoderSession, RangeEncoderSession
+from nvc_core.entropy.range_coder import RangeDecoderSession, RangeEncoderSession
 
 
 @dataclass(frozen=True)

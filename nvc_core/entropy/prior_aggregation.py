@@ -7,6 +7,9 @@ For every element of a quantized latent ŷ (B,C,H,W) the PA engine predicts a Ga
   * for motion features only, the temporal prior h_{t-1} of the TUM's ConvLSTM (``temporal_k``
     features per element); zeros when the temporal prior is switched off,
 concatenated and fused by the STHAM, a stack of 1x1x1 convolutions, into (μ, σ).
+Training uses the float network; coding (compress, decompress, bits) uses the same network in
+integer arithmetic (:class:`IntegerPriorAggregation`), whose ``hyper`` and ``temporal`` inputs are
+the integer hyper decoder output and ConvLSTM state, so every machine derives the same (μ, σ).
 
 Parallel decoding (goes beyond the paper): the spatial context is a checkerboard. Anchor positions
 ((h + w) even) are coded first with the context set to zero; then every other position is coded in
@@ -28,9 +31,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from nvc_core.entropy import integer
-from nvc_core.entropy.coder import RangeDecoderSession, RangeEncoderSession
+from nvc_core.entropy.range_coder import RangeDecoderSession, RangeEncoderSession
 from nvc_core.entropy.gaussian import (SCALE_MIN, bounds_model, coding_bits, gaussian_family, gaussian_likelihood,
-                                       snap_fixed, snap_parameters, symbol_range)
+                                       snap_fixed, symbol_range)
 from nvc_core.entropy.latent_codec import CodedLatent, Conditions
 from nvc_core.errors import BitstreamError
 
@@ -116,7 +119,11 @@ class PriorAggregation(nn.Module):
         mean, scale = self.parameters_for(y_hat, hyper, temporal)
         return gaussian_likelihood(y_hat, mean, scale)
 
-    # -- coding (batch of one): the LatentCodec interface ---------------------------------------------
+    # -- coding (batch of one): the LatentCodec interface, in integers (nvc_core.entropy.integer) --
+    def integer(self) -> IntegerPriorAggregation:
+        """This PA engine in integer arithmetic (converted from the current weights, cached)."""
+        return integer.converted(self, IntegerPriorAggregation)
+
     @torch.no_grad()
     def compress(self, symbols: torch.Tensor, conditions: Conditions, session: RangeEncoderSession) -> CodedLatent:
         """Code integer ŷ (1,C,H,W): its alphabet bounds, then two checkerboard passes."""
@@ -126,9 +133,9 @@ class PriorAggregation(nn.Module):
         session.encode(np.array([lo, hi]), bounds_model())
         family = gaussian_family(lo, hi)
         known = torch.zeros_like(symbols)
-        coded_mean, coded_scale = torch.zeros_like(symbols), torch.zeros_like(symbols)
+        coded_mean = coded_scale = torch.zeros(symbols.shape, dtype=torch.float64, device=symbols.device)
         for select in (anchors, ~anchors):
-            mean, scale = snap_parameters(*self.parameters_for(known, hyper, temporal))
+            mean, scale = self.integer().parameters_for(known, hyper, temporal)
             session.encode(symbols[select].cpu().numpy(), family, mean[select].cpu().numpy(),
                            scale[select].cpu().numpy())
             coded_mean = torch.where(select, mean, coded_mean)
@@ -147,10 +154,10 @@ class PriorAggregation(nn.Module):
         b, _, h, w = hyper.shape
         shape = (b, self.channels, h, w)
         anchors = anchor_mask(h, w, hyper.device).bool().expand(shape)
-        known = hyper.new_zeros(shape)
-        coded_mean, coded_scale = hyper.new_zeros(shape), hyper.new_zeros(shape)
+        known = torch.zeros(shape, device=hyper.device)
+        coded_mean = coded_scale = torch.zeros(shape, dtype=torch.float64, device=hyper.device)
         for select in (anchors, ~anchors):
-            mean, scale = snap_parameters(*self.parameters_for(known, hyper, temporal))
+            mean, scale = self.integer().parameters_for(known, hyper, temporal)
             sym = session.decode(family, mean[select].cpu().numpy(), scale[select].cpu().numpy())
             known[select] = torch.from_numpy(sym.astype(np.float32)).to(known.device)
             coded_mean = torch.where(select, mean, coded_mean)
@@ -165,7 +172,7 @@ class PriorAggregation(nn.Module):
         the anchors known gives the parameters of both passes.
         """
         anchors = anchor_mask(*symbols.shape[-2:], symbols.device)
-        mean, scale = snap_parameters(*self.parameters_for(symbols * anchors, conditions.hyper, conditions.temporal))
+        mean, scale = self.integer().parameters_for(symbols * anchors, conditions.hyper, conditions.temporal)
         return CodedLatent(symbols, CodingParameters(mean, scale, *symbol_range(symbols)))
 
 
@@ -189,6 +196,8 @@ class IntegerPriorAggregation:
                        ) -> tuple[torch.Tensor, torch.Tensor]:
         """Coding (μ, σ) (1,C,H,W) float64 from the known symbols (1,C,H,W) (zeros where not yet
         decoded), the integer hyper features (1,k·C,H,W) and temporal prior (1,k'·C,H,W) or None."""
+        if hyper.dtype != torch.int64 or (temporal is not None and temporal.dtype != torch.int64):
+            raise TypeError("the integer PA takes the integer hyper features and temporal prior")
         _, c, h, w = known.shape
         r = self.radius
         padded = F.pad(integer.to_fixed(known[0]), (r, r, r, r, r, r))  # (C+2r, H+2r, W+2r)

@@ -7,11 +7,12 @@ depend on the machine's core count (frame threading changes x264/x265 decisions)
 ``encode_s`` a single-thread time.
 
 Colour path. The anchors see exactly the RGB frames our codec sees: the source is read with
-``nvc_core.video_io.open_video``, converted to 4:2:0 with ``nvc_core.color.rgb_to_yuv420`` (BT.709,
-limited range, the project's defaults) and piped to ffmpeg as raw ``yuv420p``. The decoded stream
-comes back from ffmpeg as raw ``yuv420p`` and is converted to RGB with ``nvc_core.color.yuv420_to_rgb``,
-so ffmpeg's own colour conversion is never used and both directions match ours. Metrics
-(``nvc_core.metrics``) are computed on RGB against the same source frames as for our codec.
+``nvc_core.video_io.open_video``, converted to 4:2:0 with ``nvc_core.color.rgb_to_yuv420`` in the
+clip's own Y'CbCr (matrix and range of the reader, as our codec's stream header records them) and
+piped to ffmpeg as raw ``yuv420p``. The decoded stream comes back from ffmpeg as raw ``yuv420p`` and
+is converted to RGB with ``nvc_core.color.yuv420_to_rgb``, so ffmpeg's own colour conversion is never
+used and both directions match ours. Metrics (``nvc_core.metrics``, PSNR-Y on the same luma as our
+codec's) are computed on RGB against the same source frames as for our codec.
 
 Rate. Streams are written as raw elementary streams (``.264`` / ``.265``): ``bytes`` is the file
 size, parameter sets included, with no container overhead. SEI messages are removed (ffmpeg's
@@ -63,10 +64,18 @@ def ffmpeg_path() -> str | None:
     return shutil.which("ffmpeg")
 
 
-def load_frames(path: str | Path, frames: int | None = None) -> tuple[list[np.ndarray], Fraction]:
-    """The first `frames` RGB frames of a video (all when None) and its frame rate."""
+@dataclass(frozen=True)
+class Colour:
+    """The Y'CbCr of a clip (``VideoReader.matrix``, ``full_range``)."""
+
+    matrix: str = "bt709"
+    full_range: bool = False
+
+
+def load_frames(path: str | Path, frames: int | None = None) -> tuple[list[np.ndarray], Fraction, Colour]:
+    """The first `frames` RGB frames of a video (all when None), its frame rate and its Y'CbCr."""
     with open_video(path) as reader:
-        return reader.read(frames), reader.fps
+        return reader.read(frames), reader.fps, Colour(reader.matrix, reader.full_range)
 
 
 def write_yuv420(frames: list[np.ndarray], path: Path, matrix: str = "bt709", full_range: bool = False) -> None:
@@ -151,30 +160,30 @@ def stream_path(out_dir: Path, codec: str, crf: float) -> Path:
 
 
 def code_anchor(source_yuv: Path, frames: list[np.ndarray], fps: Fraction, codec: str, crf: int,
-                gop: int, out_dir: Path) -> RDPoint:
+                gop: int, out_dir: Path, colour: Colour = Colour()) -> RDPoint:
     """Encode `source_yuv` (the yuv420p of `frames`) with one anchor at one CRF, decode, measure."""
     if codec not in _CODECS:
         raise ValueError(f"unknown anchor {codec!r} (expected one of {CODECS})")
     h, w = frames[0].shape[:2]
     stream = stream_path(out_dir, codec, crf)
     encode_s = encode_stream(source_yuv, (w, h), fps, codec, crf, gop, stream)
-    decoded, decode_s = decode_stream(stream, codec, (w, h))
+    decoded, decode_s = decode_stream(stream, codec, (w, h), colour.matrix, colour.full_range)
     if len(decoded) != len(frames):
         raise AnchorError(f"{codec} CRF {crf}: decoded {len(decoded)} frames, expected {len(frames)}")
     nbytes = stream.stat().st_size
-    means = mean_over_frames(frame_metrics(o, d) for o, d in zip(frames, decoded))
+    means = mean_over_frames(frame_metrics(o, d, colour.matrix, colour.full_range) for o, d in zip(frames, decoded))
     return RDPoint(bytes=nbytes, bpp=bits_per_pixel(nbytes, w, h, len(frames)), encode_s=encode_s,
                    decode_s=decode_s, crf=crf, **means)
 
 
 def sweep(frames: list[np.ndarray], fps: Fraction, codecs: list[str], crfs: list[int], gop: int,
-          out_dir: Path) -> dict[str, list[RDPoint]]:
-    """Every anchor codec at every CRF on one clip; streams are kept in `out_dir`."""
+          out_dir: Path, colour: Colour = Colour()) -> dict[str, list[RDPoint]]:
+    """Every anchor codec at every CRF on one clip (in its Y'CbCr ``colour``); streams are kept in `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     source = out_dir / "source.yuv"
-    write_yuv420(frames, source)
+    write_yuv420(frames, source, colour.matrix, colour.full_range)
     try:
-        return {codec: [code_anchor(source, frames, fps, codec, crf, gop, out_dir) for crf in crfs]
+        return {codec: [code_anchor(source, frames, fps, codec, crf, gop, out_dir, colour) for crf in crfs]
                 for codec in codecs}
     finally:
         source.unlink()

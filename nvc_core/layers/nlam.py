@@ -18,6 +18,13 @@ from torch import nn
 from nvc_core.layers.blocks import residual_stack
 
 
+#: Most attention weights (query rows x key positions) held at once. Up to this many (HW)^2, the whole
+#: (HW, HW) map is computed in one product (1920x1088 frames and below at the y bottleneck: streams
+#: made before the bound are unchanged); above it, in slices of whole query rows, so that a 4K frame's
+#: 32640^2 map (4.3 GB) is never held: the same softmax per row, in at most 2^26 floats (256 MiB).
+ATTENTION_BUDGET = 2**26
+
+
 class NonLocalBlock(nn.Module):
     """Embedded-Gaussian non-local block: every position attends to every other position."""
 
@@ -34,9 +41,19 @@ class NonLocalBlock(nn.Module):
         theta = self.theta(x).flatten(2).transpose(1, 2)          # (B, HW, C/2)
         phi = self.phi(x).flatten(2)                              # (B, C/2, HW)
         g = self.g(x).flatten(2).transpose(1, 2)                  # (B, HW, C/2)
-        attention = torch.softmax(theta @ phi, dim=-1)            # (B, HW, HW)
-        y = (attention @ g).transpose(1, 2).reshape(b, -1, h, w)  # (B, C/2, H, W)
+        y = _attend(theta, phi, g).transpose(1, 2).reshape(b, -1, h, w)  # (B, C/2, H, W)
         return x + self.out(y)
+
+
+def _attend(theta: torch.Tensor, phi: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """softmax(θ φ) g for θ (B,HW,C'), φ (B,C',HW), g (B,HW,C') -> (B,HW,C'), in slices of query rows
+    when (HW)^2 exceeds ``ATTENTION_BUDGET``."""
+    positions = phi.shape[-1]
+    if positions * positions <= ATTENTION_BUDGET:
+        return torch.softmax(theta @ phi, dim=-1) @ g             # (B, HW, HW) map at once
+    rows = max(ATTENTION_BUDGET // positions, 1)
+    return torch.cat([torch.softmax(theta[:, i:i + rows] @ phi, dim=-1) @ g
+                      for i in range(0, theta.shape[1], rows)], dim=1)
 
 
 class _AttentionModule(nn.Module):

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import torch
 
-from nvc_core.entropy.conv_lstm import ConvLSTM
+from nvc_core.entropy import integer
+from nvc_core.entropy.conv_lstm import ConvLSTM, IntegerConvLSTM
 from nvc_core.models.pyramid_flow import PyramidFlowDecoder
 from nvc_core.models.vae import MainEncoder, VAEEngine, lam_unit
 
@@ -56,3 +57,8 @@ class NeuroMotion(VAEEngine):
     def update_state(self, y_hat: torch.Tensor, state: State | None) -> State:
         """TUM, eq. (7): (h_t, c_t) = ConvLSTM(F̂_t, h_{t-1}, c_{t-1}); zero state after an I-frame."""
         return self.tum(y_hat, state if state is not None else self.tum.initial_state(y_hat))
+
+    def coding_state(self, y_sym: torch.Tensor, state: State | None) -> State:
+        """:meth:`update_state` for coding, in integer arithmetic: the state (int64 at 2^FRAC) is the
+        temporal prior of the next frame's entropy parameters, the same on every machine."""
+        return integer.converted(self.tum, IntegerConvLSTM)(y_sym, state)

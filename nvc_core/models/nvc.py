@@ -101,7 +101,7 @@ class NVC(nn.Module):
         return weights_identifier(self)
 
     def forward_intra(self, x: torch.Tensor, q: int | torch.Tensor):
-        """neuro-Intra training pass: CoderOutput with decoded = X̂ (B,3,H,W)."""
+        """neuro-Intra training pass: EngineOutput with decoded = X̂ (B,3,H,W)."""
         return self.intra(x, q)
 
     def forward_motion(self, reference: torch.Tensor, current: torch.Tensor, q: int | torch.Tensor,
@@ -137,7 +137,7 @@ class NVC(nn.Module):
         """
         res = self.residual
         h = PAD_MULTIPLE // 16
-        d = res.synthesis(res.log_gain.new_zeros(1, res.latent_channels, 2 * h, 2 * h), 0)
+        d = res.main_decode(res.log_gain.new_zeros(1, res.latent_channels, 2 * h, 2 * h), 0)
         d = d[0, :, PAD_MULTIPLE // 2: -PAD_MULTIPLE // 2, PAD_MULTIPLE // 2: -PAD_MULTIPLE // 2].mean((1, 2))
         self.mcn.fusion[-1].bias += d
         first, last = res.em.net[0], res.dm.net[-1]

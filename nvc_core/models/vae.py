@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from nvc_core.entropy import integer
 from nvc_core.entropy.factorized import Z_RANGE, FactorizedPrior
 from nvc_core.entropy.gaussian import SYMBOL_LIMIT
 from nvc_core.entropy.latent_codec import CodedLatent, Conditions, EntropyBackend
@@ -89,7 +90,7 @@ Symbols = tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass
-class CoderOutput:
+class EngineOutput:
     """Training forward pass: the main decoder's output and the likelihoods of ŷ and ẑ."""
     decoded: Decoded
     y_hat: torch.Tensor
@@ -145,22 +146,22 @@ class VAEEngine(nn.Module):
     def _gain(self, table: torch.Tensor, q: int | torch.Tensor) -> torch.Tensor:
         return torch.exp(table[q]).view(-1, self.latent_channels, 1, 1)
 
-    def analysis(self, x: torch.Tensor, q: int | torch.Tensor) -> torch.Tensor:
+    def main_encode(self, x: torch.Tensor, q: int | torch.Tensor) -> torch.Tensor:
         """y = Em(x) scaled by the gains of rate point q (before quantization)."""
         return self.em(x) * self._gain(self.log_gain, q)
 
-    def synthesis(self, y_hat: torch.Tensor, q: int | torch.Tensor):
+    def main_decode(self, y_hat: torch.Tensor, q: int | torch.Tensor) -> Decoded:
         """Dm(ŷ / gains of rate point q): the decoded frame, residual or MCFs."""
         return self.dm(y_hat * self._gain(self.log_inv_gain, q))
 
     def forward(self, x: torch.Tensor, q: int | torch.Tensor, temporal: torch.Tensor | None = None
-                ) -> CoderOutput:
+                ) -> EngineOutput:
         """Training / estimation pass (universal quantization when ``self.training``)."""
-        y = self.analysis(x, q)
+        y = self.main_encode(x, q)
         z_hat = quantize(self.eh(y), self.training)
         y_hat = quantize(y, self.training)
         likelihoods = {"y": self.pa(y_hat, self.dh(z_hat), temporal), "z": self.z_prior(z_hat)}
-        return CoderOutput(self.synthesis(y_hat, q), y_hat, likelihoods)
+        return EngineOutput(self.main_decode(y_hat, q), y_hat, likelihoods)
 
     # -- coding (batch of one), through a frame step's entropy backend ------------------------------
     @torch.no_grad()
@@ -171,7 +172,7 @@ class VAEEngine(nn.Module):
         refinement, :mod:`nvc_core.refine`). The decoder never calls this: a different choice changes
         the stream, not the decoder."""
         if latents is None:
-            y = self.analysis(x, q)
+            y = self.main_encode(x, q)
             latents = y, self.eh(y)
         y_sym = torch.round(latents[0]).clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT)
         z_sym = torch.round(latents[1]).clamp(-Z_RANGE, Z_RANGE)
@@ -185,7 +186,8 @@ class VAEEngine(nn.Module):
         h, w = latent_hw
         z_sym, y_sym = symbols if symbols is not None else (None, None)
         z = backend.code(self.z_prior, z_sym, Conditions((self.z_prior.channels, h // 4, w // 4)))
-        y = backend.code(self.pa, y_sym, Conditions((self.latent_channels, h, w), self.dh(z.symbols), temporal))
+        y = backend.code(self.pa, y_sym, Conditions((self.latent_channels, h, w), self.hyper_features(z.symbols),
+                                                     temporal))
         return CodedLatents(z, y)
 
     @torch.no_grad()
@@ -193,8 +195,13 @@ class VAEEngine(nn.Module):
              latent_hw: tuple[int, int]) -> CodedLatents:
         """:meth:`code_latents`, then Dm: the frame, residual or MCFs the decoder gets at rate point q."""
         latents = self.code_latents(backend, symbols, temporal, latent_hw)
-        latents.decoded = self.synthesis(latents.y.symbols, q)
+        latents.decoded = self.main_decode(latents.y.symbols, q)
         return latents
+
+    def hyper_features(self, z_sym: torch.Tensor) -> torch.Tensor:
+        """Dh(ẑ) for coding, in integer arithmetic (:mod:`nvc_core.entropy.integer`): (1, k·M, h, w) int64
+        at 2^FRAC, the same on every machine."""
+        return integer.converted(self.dh, integer.integer_network)(integer.to_fixed(z_sym))
 
     def min_bits(self, latent_hw: tuple[int, int]) -> float:
         """Lower bound on the bits of this engine's share of a frame whose latent is ``latent_hw``."""

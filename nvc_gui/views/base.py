@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QVBoxLayout, QWidget
 
-from nvc_core.analysis import FrameAnalysis
+from nvc_core.analysis import FrameRecord
 from nvc_gui.encoding import Encoding
 from nvc_gui.views.image_view import ImageView
 from nvc_gui.views.scale import ColourScale
@@ -19,7 +19,7 @@ class FrameContext:
     temporal_prior: bool
 
     @property
-    def record(self) -> FrameAnalysis:
+    def record(self) -> FrameRecord:
         return self.encoding.records[self.index]
 
     @property
@@ -110,7 +110,7 @@ class ChooserImageView(QWidget):
     def image_views(self) -> list[ImageView]:
         return [self.image]
 
-    def underlay(self, record: FrameAnalysis):
+    def underlay(self, record: FrameRecord):
         """(underlay image or None, opacity) for the "over frame" switch."""
         if self.overlay.isChecked():
             return record.reconstruction, self.OVERLAY_OPACITY

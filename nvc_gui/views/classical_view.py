@@ -138,6 +138,6 @@ class ClassicalView(QWidget):
 
 
 def _numbers(frame) -> str:
-    """A frame's type, bits and PSNR (a FrameAnalysis or a ClassicalFrame)."""
+    """A frame's type, bits and PSNR (a FrameRecord or a ClassicalFrame)."""
     text = f"{frame.frame_type} {frame.bits} bits"
     return text if frame.psnr_rgb is None else f"{text}, {frame.psnr_rgb:.2f} dB"

@@ -6,7 +6,7 @@ from typing import Callable
 import numpy as np
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
-from nvc_core.analysis import FrameAnalysis
+from nvc_core.analysis import FrameRecord
 from nvc_core.color import rgb_to_yuv444
 from nvc_gui.views.base import FrameContext
 from nvc_gui.views.image_view import ImageView
@@ -20,7 +20,7 @@ class RecordImageView(ImageView):
     """An RGB field of the record (`field` returns None when the frame has none: `missing` says why),
     in colour or as one Y'CbCr plane (8-bit code values, the stream's matrix, `nvc_core.color`)."""
 
-    def __init__(self, title: str, field: Callable[[FrameAnalysis], np.ndarray | None], missing: str):
+    def __init__(self, title: str, field: Callable[[FrameRecord], np.ndarray | None], missing: str):
         super().__init__(title, colormap="CET-L1")
         self._field, self._missing = field, missing
         self.plane = PLANES[0]

@@ -14,9 +14,19 @@ import functools
 
 import numpy as np
 
-from nvc_core.errors import BitstreamError
+from nvc_core.errors import BitstreamError, NVCError
 
 _WORD = np.dtype(">u4")
+#: What a model with non-finite parameters makes of a frame: refused before constriction sees it.
+NON_FINITE = "the model produced non-finite entropy parameters (broken weights?)"
+
+
+def finite_parameters(params: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    """``params`` as flat float64 arrays, refused (one-line :class:`NVCError`) if any value is NaN or infinite."""
+    params = tuple(np.ascontiguousarray(p, dtype=np.float64).ravel() for p in params)
+    if not all(np.isfinite(p).all() for p in params):
+        raise NVCError(f"cannot code this frame: {NON_FINITE}")
+    return params
 
 
 @functools.cache
@@ -35,8 +45,10 @@ class RangeEncoderSession:
 
     def encode(self, symbols: np.ndarray, model, *params: np.ndarray) -> None:
         """Append int32 ``symbols`` under ``model`` (a fixed model, or a family with per-symbol ``params``)."""
+        if np.asarray(symbols).dtype.kind == "f" and not np.isfinite(symbols).all():
+            raise NVCError(f"cannot code this frame: {NON_FINITE}")
         symbols = np.ascontiguousarray(symbols, dtype=np.int32).ravel()
-        params = tuple(np.ascontiguousarray(p, dtype=np.float64).ravel() for p in params)
+        params = finite_parameters(params)
         self._coder.encode(symbols, model, *params)
         self._calls.append((symbols, model, params))
 
@@ -72,7 +84,7 @@ class RangeDecoderSession:
 
     def decode(self, model, *params: np.ndarray, count: int | None = None) -> np.ndarray:
         """``count`` int32 symbols of a fixed ``model``, or one per element of the family's ``params``."""
-        args = (tuple(np.ascontiguousarray(p, dtype=np.float64).ravel() for p in params) if params else (count,))
+        args = finite_parameters(params) if params else (count,)
         try:
             return np.asarray(self._coder.decode(model, *args), dtype=np.int32)
         except BaseException as exc:
