@@ -36,6 +36,7 @@ class CodingController(QObject):
     idle = Signal()                   # nothing is being coded or waiting to be
     failed = Signal(str, object)      # one-line message, the Encoding that failed
     message = Signal(str)             # a passing note for the status bar
+    warning = Signal(str)             # a note that stays: a decoded stream drifted from its encoder
 
     def __init__(self, coder: Coder, cache: FrameCache, parent: QObject | None = None):
         super().__init__(parent)
@@ -174,6 +175,8 @@ class CodingController(QObject):
                 _remove_bitstreams(dropped)
         elapsed = time.perf_counter() - self._started
         self.message.emit(f"{len(encoding.records)} frames in {elapsed:.1f} s")
+        if outcome.warning:
+            self.warning.emit(outcome.warning)
         if entry.then is not None:
             entry.then()
         self._run_queue()

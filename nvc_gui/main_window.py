@@ -298,6 +298,7 @@ class MainWindow(QMainWindow):
         controller.idle.connect(self.idle)
         controller.failed.connect(self._on_failed)
         controller.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        controller.warning.connect(lambda text: self.statusBar().showMessage(f"warning: {text}"))
 
     def _restore_window(self) -> None:
         """The window size and dock layout of the last run, or the defaults."""

@@ -35,6 +35,7 @@ class CodingOutcome:
     records: list
     gains: list = field(default_factory=list)   # nvc_core.mc_gain.frame_gain per record
     matrix: str = "bt709"                       # the stream's Y'CbCr matrix (of its header)
+    warning: str | None = None                  # decoding: frames that drifted from the encoder's (CodingResult)
 
 
 LOAD_JOB = 0           # job id of model loads (never superseded, never a running coding job)
@@ -220,7 +221,7 @@ class Coder(QObject):
                              fps=Fraction(header.fps_num, header.fps_den), bitstream=bitstream,
                              temporal_prior=coded_prior, matrix=header.matrix, motion_costs=costs,
                              records=result.records,
-                             gains=gains)
+                             gains=gains, warning=result.drift_warning())
 
 
     def _code_classical(self, job: int, request: ClassicalRequest):

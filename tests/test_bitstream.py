@@ -97,7 +97,9 @@ def test_declared_size_must_fit_the_stream_before_anything_is_allocated(lively_m
     big = _header_bytes(width=16384, height=16384, frame_count=1, gop=3, weights_id=header.weights_id)
     path = _variant(tmp_path, big + chunks[0].pack() + zlib.crc32(chunks[0].pack()).to_bytes(4, "little"))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with pytest.raises(BitstreamError, match="too few"):
+    # refused either for its payload (too few bytes for the frame) or, first on a machine with less memory
+    # than such a frame needs, for its size: both before anything large is allocated
+    with pytest.raises(NVCError, match="too few|needs about"):
         decode_video(path, lively_model)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024   # KiB: < 200 MiB more
     many = _header_bytes(frame_count=10**9, weights_id=header.weights_id)

@@ -112,8 +112,10 @@ def test_codes_clip_and_navigates(qtbot, window, clip, errors):
     window.set_frame(1)
     assert window.bitmap.latent.currentText() == "motion.y"
     bitstream = window.controller.a.bitstream_for(True)           # the file's structure, as nvc info
-    assert window.structure.rowCount() == FRAMES + 1 and window.structure.row_cells(2)[3] == "P"
-    assert int(window.structure.row_cells(FRAMES)[1]) + int(window.structure.row_cells(FRAMES)[2]) == \
+    last = window.structure.rowCount() - 1                      # header, FRAMES chunks, one GOP's CRC
+    assert last == FRAMES + 1 and window.structure.row_cells(2)[3] == "P"
+    assert window.structure.row_cells(last)[0] == f"CRC frames 0-{FRAMES - 1}"
+    assert int(window.structure.row_cells(last)[1]) + int(window.structure.row_cells(last)[2]) == \
         bitstream.stat().st_size
     window.plane.setCurrentText("Cb")                             # one Y'CbCr plane in the frame views
     assert window.reconstruction.title_text().startswith("Reconstruction: Cb (bt709")

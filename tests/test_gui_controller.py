@@ -154,3 +154,35 @@ def test_a_classical_coding_runs_on_the_worker_and_lands_beside_a(coder, control
     with qtbot.waitSignal(controller.failed):
         coder.failed.emit(3, "ffmpeg failed")
     assert controller.a.status is Status.COMPLETE and ("x264", 30.0) not in controller.a.classical
+
+
+def test_a_drifted_decode_is_a_warning_that_stays(coder, controller, qtbot):
+    warnings: list[str] = []
+    controller.warning.connect(warnings.append)
+    controller.show(replace(REQUEST, source=Path("clip.nvc")))
+    coder.code_frame(1, 0)
+    records = controller.a.records[:]
+    coder.finished.emit(1, replace(CodingOutcome(3, 12, Fraction(25), Path("clip.nvc"), True, {True: [None],
+                                                 False: [None]}, records, [None]),
+                                   warning="frames 0: reconstruction differs from the encoder's"))
+    assert warnings == ["frames 0: reconstruction differs from the encoder's"]
+    assert controller.a.status is Status.COMPLETE        # a drift is not a failure: the frames are shown
+
+
+def test_the_worker_reports_the_decoders_drift(lively_model, small_clip, tmp_path, monkeypatch, qtbot):
+    """A decoder whose float arithmetic differs (every convolution's output perturbed): the worker's
+    outcome carries nvc_core's drift warning, and the frames are decoded."""
+    from nvc_core.codec import encode_video
+    from nvc_gui.worker import Coder
+    from test_portable import _noisy_convolutions
+    stream = tmp_path / "clip.nvc"
+    encode_video(small_clip, stream, lively_model, quality=2, gop=12, frames=3)
+    _noisy_convolutions(monkeypatch)
+    worker = Coder(model_loader=lambda *_args, **_kwargs: lively_model)
+    try:
+        outcome = worker._code(worker._current, replace(REQUEST, source=stream))
+    finally:
+        worker.shutdown()
+    drifted = [r.index for r in outcome.records if r.matches_encoder is False]
+    assert drifted and len(outcome.records) == 3
+    assert outcome.warning and "corrupt" not in outcome.warning and str(drifted[0]) in outcome.warning
