@@ -240,13 +240,18 @@ class _SourceFrames:
     opened together with the video it was coded from)."""
 
     def __init__(self, request: CodingRequest):
+        from nvc_core.bitstream import open_stream
         from nvc_core.video_io import open_video
-        self._reader = open_video(request.reference, size=request.size)
+        with open(request.source, "rb") as f:         # the metrics use the stream's Y'CbCr
+            header = open_stream(f)
+        self._matrix, self._full_range = header.matrix, header.full_range
+        self._reader = open_video(request.reference, size=request.size, matrix=header.matrix,
+                                  full_range=header.full_range)
         self._frames = iter(self._reader)
         self._name = request.reference.name
 
     def __call__(self, record) -> None:
-        from nvc_core.metrics import ms_ssim, psnr, psnr_y
+        from nvc_core.metrics import frame_metrics
         original = next(self._frames, None)
         if original is None:
             raise VideoError(f"{self._name} has fewer frames than the bitstream")
@@ -254,9 +259,8 @@ class _SourceFrames:
             raise VideoError(f"{self._name} is {original.shape[1]}x{original.shape[0]}, the bitstream "
                              f"{record.width}x{record.height}")
         record.original = original
-        record.psnr_rgb = psnr(original, record.reconstruction)
-        record.psnr_y = psnr_y(original, record.reconstruction)
-        record.ms_ssim = ms_ssim(original, record.reconstruction)
+        for key, value in frame_metrics(original, record.reconstruction, self._matrix, self._full_range).items():
+            setattr(record, key, value)
 
     def close(self) -> None:
         self._reader.close()

@@ -186,3 +186,20 @@ def test_the_worker_reports_the_decoders_drift(lively_model, small_clip, tmp_pat
     drifted = [r.index for r in outcome.records if r.matches_encoder is False]
     assert drifted and len(outcome.records) == 3
     assert outcome.warning and "corrupt" not in outcome.warning and str(drifted[0]) in outcome.warning
+
+
+def test_a_bitstream_with_its_source_is_measured_in_the_streams_matrix(lively_model, small_clip, tmp_path, qtbot):
+    """PSNR-Y of a decoded BT.601 stream against its source: the encoder's numbers, not BT.709 luma."""
+    from nvc_core.codec import encode_video
+    from nvc_gui.worker import Coder
+    stream = tmp_path / "clip.nvc"
+    encoded = encode_video(small_clip, stream, lively_model, quality=2, gop=12, frames=2, matrix="bt601",
+                           stats_path=tmp_path / "s.json")
+    worker = Coder(model_loader=lambda *_args, **_kwargs: lively_model)
+    try:
+        outcome = worker._code(worker._current, replace(REQUEST, source=stream, reference=small_clip))
+    finally:
+        worker.shutdown()
+    assert outcome.matrix == "bt601"
+    assert [r.psnr_y for r in outcome.records] == [r.psnr_y for r in encoded.records]
+    assert [r.psnr_rgb for r in outcome.records] == [r.psnr_rgb for r in encoded.records]
