@@ -2,7 +2,8 @@
 temporal prior on and off, and the PSNR of the three predictions of each P-frame (MS-MCN, warping
 with f^0, zero motion; `nvc_core.mc_gain`). The current frame is marked; clicking a plot selects a
 frame. Bits are plain bits (no SI prefixes). In compare mode B's series (bits in the file, PSNR,
-MS-SSIM) are drawn dashed next to A's, and a sixth plot shows B − A (PSNR in dB on the left axis,
+MS-SSIM, motion ŷ bits with B's temporal-prior setting, MS-MCN prediction PSNR) are drawn dashed next
+to A's, and a sixth plot shows B − A (PSNR in dB on the left axis,
 bits on the right); a classical coder beside nvc (x264/x265) adds its per-frame bits and PSNR.
 
 The plot items are made once and only get new data (cheap enough to redraw after every coded frame)."""
@@ -41,11 +42,12 @@ class PlotsView(QWidget):
         extra = {"B (file)": B_COLOUR, "classical": CLASSICAL_COLOUR}
         self.bits = self._add_plot(0, 0, "Bits per frame (estimates; other = file − estimates)", "bits",
                                    {**GROUP_COLOURS, **extra})
-        self.prior = self._add_plot(0, 1, "Motion ŷ bits, estimates", "bits", PRIOR_COLOURS)
+        self.prior = self._add_plot(0, 1, "Motion ŷ bits, estimates", "bits",
+                                    {**PRIOR_COLOURS, "B (its setting)": B_COLOUR})
         self.psnr = self._add_plot(1, 0, "PSNR", "dB", {**PSNR_COLOURS, "B": B_COLOUR,
                                                          "classical": CLASSICAL_COLOUR})
         self.ssim = self._add_plot(1, 1, "MS-SSIM", "", {"MS-SSIM": SSIM_COLOUR, "B": B_COLOUR})
-        self.mc = self._add_plot(0, 2, "Prediction PSNR", "dB", MC_COLOURS)
+        self.mc = self._add_plot(0, 2, "Prediction PSNR", "dB", {**MC_COLOURS, "B MS-MCN": B_COLOUR})
         self.delta = self._add_plot(1, 2, "B − A (compare mode)", "dB", DELTA_COLOURS)
         self._delta_bits = pg.ViewBox()          # Δbits on the right axis
         self.delta.showAxis("right")
@@ -80,6 +82,8 @@ class PlotsView(QWidget):
             "B bits": self._curve(self.bits, B_COLOUR, dashed=True),
             "B psnr_rgb": self._curve(self.psnr, B_COLOUR, dashed=True),
             "B ms_ssim": self._curve(self.ssim, B_COLOUR, dashed=True),
+            "B motion": self._curve(self.prior, B_COLOUR, dashed=True),
+            "B MS-MCN": self._curve(self.mc, B_COLOUR, dashed=True),
             "classical bits": self._curve(self.bits, CLASSICAL_COLOUR),
             "classical psnr_rgb": self._curve(self.psnr, CLASSICAL_COLOUR),
             "Δpsnr": self._curve(self.delta, DELTA_COLOURS["ΔPSNR dB (left)"]),
@@ -130,7 +134,7 @@ class PlotsView(QWidget):
         for name, field in MC_FIELDS.items():
             _set_known(self._curves[name], frames[:len(gains)],
                        [None if g is None else getattr(g, field) for g in gains])
-        self._show_b(records, [] if b is None else b.records)
+        self._show_b(records, b)
         frames_c = [] if classical is None else classical.frames
         _set_known(self._curves["classical bits"], np.arange(len(frames_c)), [f.bits for f in frames_c])
         _set_known(self._curves["classical psnr_rgb"], np.arange(len(frames_c)), [f.psnr_rgb for f in frames_c])
@@ -143,8 +147,15 @@ class PlotsView(QWidget):
         else:
             self._delta_bits.enableAutoRange(axis="y")
 
-    def _show_b(self, records: list, b_records: list) -> None:
+    def _show_b(self, records: list, b: Encoding | None) -> None:
         """B's series and B − A over the frames both have."""
+        b_records = [] if b is None else b.records
+        b_frames = np.arange(len(b_records))
+        _set_known(self._curves["B motion"], b_frames,
+                   [b.motion_estimate(i, b.coded_prior()) for i in b_frames] if b is not None else [])
+        b_gains = [] if b is None else b.gains[:len(b_records)]
+        _set_known(self._curves["B MS-MCN"], b_frames[:len(b_gains)],
+                   [None if g is None else g.psnr_prediction for g in b_gains])
         both = np.arange(min(len(records), len(b_records)))
         _set_known(self._curves["B bits"], both, [b_records[i].bits for i in both])
         for field in ("psnr_rgb", "ms_ssim"):

@@ -512,6 +512,9 @@ def test_compare_mode_has_numbers_on_both_sides_and_b_keeps_its_settings(qtbot, 
     assert window.table.cell_text(2, "B bits") == str(b[2].bits)
     assert window.table.cell_text(2, "ΔPSNR") == f"{b[2].psnr_rgb - a[2].psnr_rgb:+.2f}"
     assert list(window.plots.series("B bits")[1]) == [r.bits for r in b]
+    b_encoding = window.controller.b                     # every plot has B: motion ŷ bits and prediction PSNR
+    assert list(window.plots.series("B motion")[1]) == [b_encoding.motion_estimate(i, True) for i in range(1, FRAMES)]
+    assert list(window.plots.series("B MS-MCN")[1]) == [g.psnr_prediction for g in b_encoding.gains[1:]]
     assert window.streams.row_cells("frame in the file")[1:3] == [f"{a[2].bits:.1f}", f"{b[2].bits:.1f}"]
     assert f"{b[2].bits} bits" in compare.b.title_text()
     compare.layer.choose("bits motion.y")
