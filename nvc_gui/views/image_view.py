@@ -46,10 +46,10 @@ class ElidedLabel(QLabel):
 
 
 class WrappedTitle(QLabel):
-    """A panel title that wraps onto a second line rather than hide its end (totals come first and
+    """A panel title that wraps onto up to three lines rather than hide its end (totals come first and
     stay readable); its height is fixed, so that a new title never lays out the window again."""
 
-    LINES = 2
+    LINES = 3
 
     def __init__(self, text: str):
         super().__init__(text)
