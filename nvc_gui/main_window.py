@@ -24,7 +24,7 @@ from nvc_gui.settings import Settings
 from nvc_gui.timeline import FrameTable, Timeline
 from nvc_gui.views.attention_view import AttentionView
 from nvc_gui.views.base import FrameContext
-from nvc_gui.views.bitmap_view import BitMapView
+from nvc_gui.views.bitmap_view import ALL_CHANNELS, BitMapView
 from nvc_gui.views.classical_view import ClassicalView
 from nvc_gui.views.compare_view import CompareView
 from nvc_gui.views.flow_view import FlowView
@@ -121,6 +121,8 @@ class MainWindow(QMainWindow):
         self.flows = FlowView()
         self.attention = AttentionView()
         self.bitmap = BitMapView()
+        self.bitmap.scale.changed.connect(self._redraw_grid)          # after the panel's own redraw
+        self.bitmap.channel.valueChanged.connect(self._redraw_grid)
         self.compare = CompareView()
         self.compare.b_changed.connect(self._on_b_changed)
         self.compare.set_num_rates(self.settings.quality + 1)
@@ -499,13 +501,24 @@ class MainWindow(QMainWindow):
         self.timeline.set_frames(0, 25.0)
         self.zoom_label.setText("")
 
+    def _redraw_grid(self) -> None:
+        """The latent grid of the current frame, over the bit map's levels where they apply."""
+        self.grid_controls.apply(self.current_context(), self.frame_views, self._grid_levels())
+
+    def _grid_levels(self) -> tuple[float, float] | None:
+        """The bit map panel's levels when it shows the grid's latent summed over channels (the same
+        numbers as the grid's cells), else None."""
+        same = (self.bitmap.latent.currentText() == self.grid_controls.latent.currentText()
+                and self.bitmap.channel.value() == ALL_CHANNELS)
+        return self.bitmap.image.levels() if same else None
+
     def _show_frame(self) -> None:
         context = self.current_context()
         if context is None:
             return
         for panel in self.panels:
             panel.show_frame(context)
-        self.grid_controls.apply(context, self.frame_views)
+        self._redraw_grid()
         b = self._b_shown()
         b_context = None if b is None else FrameContext(b, self._index, self.compare.prior_b.isChecked())
         self.streams.show_frame(context, b_context)

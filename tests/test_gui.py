@@ -624,3 +624,26 @@ def test_nvc_beside_x264_frame_by_frame(qtbot, window, clip, errors):
     assert window.classical.classical.native_image() is None and "press Code" in window.classical.status.full_text()
     window.classical_action.setChecked(False)
     assert window.central.currentWidget() is not window.classical and len(window.plots.series("classical bits")[0]) == 0
+
+
+def test_the_latent_grid_follows_the_bit_maps_locked_scale(qtbot, window, clip):
+    """Grid over the frame views and bit map panel showing the same latent (Σ channels): one scale,
+    held by the bit map's lock from frame to frame; another channel in the panel: the grid's own 0..max."""
+    from nvc_gui.views.scale import ScaleMode
+    code(qtbot, window, clip)
+    window.grid_controls.enabled.setChecked(True)
+    window.set_frame(1)
+    grid = window.frame_views[0].grid
+    scale = window.bitmap.scale
+    scale.set_mode(ScaleMode.FRAME)
+    assert grid.levels() == window.bitmap.image.levels()
+    scale.lock.setChecked(True)
+    locked = window.bitmap.image.levels()
+    window.set_frame(2)
+    assert grid.levels() == window.bitmap.image.levels() == locked
+    scale.lock.setChecked(False)
+    scale.set_mode(ScaleMode.TYPED)                      # typed levels reach the grid at once
+    scale.high.setValue(7.5)
+    assert grid.levels() == window.bitmap.image.levels() and grid.levels()[1] == 7.5
+    window.bitmap.channel.setValue(0)                    # one channel in the panel: other numbers
+    assert grid.levels() == (0.0, float(grid.cell_bits().max()))

@@ -352,6 +352,7 @@ class LatentGrid:
         self._numbers = CellNumbers(view, self.MIN_CELL_FOR_TEXT, z=12)
         self._cell = 0
         self._bits: np.ndarray | None = None
+        self._levels = (0.0, 0.0)
         self.clear()
 
     def clear(self) -> None:
@@ -362,15 +363,19 @@ class LatentGrid:
         self._bits = None
         self._numbers.clear()
 
-    def set_cells(self, bits: np.ndarray, cell: int, frame_size: Extent, opacity: float) -> None:
+    def set_cells(self, bits: np.ndarray, cell: int, frame_size: Extent, opacity: float,
+                  levels: tuple[float, float] | None = None) -> None:
         """Draw the grid of `cell`-pixel cells with `bits` `(rows, cols)` per cell (the cells that
-        touch the frame; those past it are not drawn), coloured from 0 to the largest."""
+        touch the frame; those past it are not drawn), coloured over `levels` (None: from 0 to the
+        largest)."""
         height, width = frame_size
         rows, cols = -(-height // cell), -(-width // cell)
         bits = bits[:rows, :cols]
         self._bits, self._cell = bits, cell
-        top = max(float(bits.max()), 1e-6)
-        colours = pg.colormap.get("inferno").map(np.clip(bits / top, 0, 1).ravel(), mode=pg.ColorMap.BYTE)
+        low, high = levels if levels is not None else (0.0, float(bits.max()))
+        self._levels = (low, high)
+        normalised = np.clip((bits - low) / max(high - low, 1e-6), 0, 1)
+        colours = pg.colormap.get("inferno").map(normalised.ravel(), mode=pg.ColorMap.BYTE)
         self._heat.setImage(colours.reshape(rows, cols, 4))
         self._heat.setRect(QRectF(0, 0, cols * cell, rows * cell))
         self._heat.setOpacity(opacity)
@@ -388,6 +393,10 @@ class LatentGrid:
     def cell_bits(self) -> np.ndarray | None:
         """The bits per cell as drawn."""
         return self._bits
+
+    def levels(self) -> tuple[float, float] | None:
+        """The bits at the bottom and top of the heat map's colours (None: no grid)."""
+        return None if self._bits is None else self._levels
 
     def cell_rect(self, row: int, col: int) -> QRectF:
         """Where cell (row, col) is, in frame coordinates."""

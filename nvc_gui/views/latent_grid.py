@@ -1,6 +1,8 @@
 """The latent-grid overlay on the frame views: the cells of one latent (16x16 frame pixels for ŷ,
 64x64 for ẑ, at their true place in the frame padded to a multiple of 64), with each cell's estimated
-bits (nvc_core's bit map summed over channels) as colour and number, at a chosen opacity."""
+bits (nvc_core's bit map summed over channels) as colour and number, at a chosen opacity. The colours
+follow the bit map panel's scale when it shows the same latent summed over channels (so a locked or
+typed scale holds for the grid too), else they run from 0 to the frame's largest cell."""
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QSlider, QWidget
@@ -32,8 +34,10 @@ class LatentGridControls(QWidget):
         self.latent.currentTextChanged.connect(self.changed)
         self.opacity.valueChanged.connect(self.changed)
 
-    def apply(self, context: FrameContext | None, views: list[ImageView]) -> None:
-        """Draw (or remove) the grid of `context`'s frame in `views`."""
+    def apply(self, context: FrameContext | None, views: list[ImageView],
+              levels: tuple[float, float] | None = None) -> None:
+        """Draw (or remove) the grid of `context`'s frame in `views`, coloured over `levels` (None:
+        0 to the largest cell)."""
         bits = None
         if context is not None:
             self.latent.offer(list(context.record.bit_maps))
@@ -45,4 +49,4 @@ class LatentGridControls(QWidget):
                 view.grid.clear()
             else:
                 view.grid.set_cells(bits.sum(axis=0), context.latent_cell(bits.shape), context.frame_size,
-                                    self.opacity.value() / 100)
+                                    self.opacity.value() / 100, levels)
