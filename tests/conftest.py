@@ -51,3 +51,29 @@ def lively_model():
 def small_clip(tmp_path_factory) -> Path:
     """100x75 (odd size, not a multiple of 64), 4 frames, .y4m."""
     return write_clip(tmp_path_factory.mktemp("clip") / "moving.y4m", moving_frames(100, 75, 4))
+
+
+def disk_state(*roots: Path) -> dict:
+    """Every path under ``roots`` (folders, or single files) with its content (None for folders)."""
+    state = {}
+    for root in roots:
+        for p in [root, *sorted(root.rglob("*"))] if root.is_dir() else [root]:
+            state[str(p)] = p.read_bytes() if p.is_file() else None
+    return state
+
+
+def refusal_failures(main, cases, capfd, *roots: Path) -> list[str]:
+    """Each ``(name, argv, text)`` through the CLI's ``main``: a failure unless it exits 2 with one
+    ``nvc: error:`` line holding ``text`` and leaves every path under ``roots`` as it was."""
+    before = disk_state(*roots)
+    capfd.readouterr()
+    failures = []
+    for name, argv, text in cases:
+        code = main(argv)
+        err = capfd.readouterr().err.splitlines()
+        if code != 2 or len(err) != 1 or not err[0].startswith("nvc: error:") or text not in err[0]:
+            failures.append(f"{name}: exit {code}, stderr {err}")
+        if disk_state(*roots) != before:
+            failures.append(f"{name}: changed the disk")
+            before = disk_state(*roots)
+    return failures

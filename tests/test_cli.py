@@ -2,7 +2,6 @@
 input: one line `nvc: error: ...` on stderr, exit code 2, nothing changed on disk."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import moving_frames, write_clip
+from conftest import moving_frames, refusal_failures, write_clip
 
 from nvc_core.analysis import Analysis
 from nvc_core.cli import main
@@ -89,15 +88,6 @@ def _weights_file(path: Path, blob) -> Path:
     return path
 
 
-def _snapshot(folder: Path) -> dict:
-    """Every path under ``folder`` with its type and content hash."""
-    state = {}
-    for p in sorted(folder.rglob("*")):
-        kind = "dir" if p.is_dir() else "file"
-        state[str(p.relative_to(folder))] = (kind, hashlib.sha256(p.read_bytes()).hexdigest() if kind == "file" else "")
-    return state
-
-
 def _cases(d: Path, clip: Path, weights: Path) -> list[tuple[str, list[str], str]]:
     """(name, argv, text the error line must contain); every path inside ``d``."""
     w = ["--weights", str(weights)]
@@ -166,16 +156,7 @@ def test_bad_input_gives_one_line_exit_2_and_changes_nothing(weights, small_clip
     else:
         cases.append(("device cuda", ["encode", str(small_clip), "-o", str(tmp_path / "o.nvc"), "--device", "cuda",
                                       "--weights", str(weights)], "no CUDA device"))
-    before, clip_before = _snapshot(tmp_path), small_clip.read_bytes()
-    capfd.readouterr()
-    failures = []
-    for name, argv, text in cases:
-        code = main(argv)
-        err = capfd.readouterr().err.splitlines()
-        if code != 2 or len(err) != 1 or not err[0].startswith("nvc: error:") or text not in err[0]:
-            failures.append(f"{name}: exit {code}, stderr {err}")
-        if _snapshot(tmp_path) != before or small_clip.read_bytes() != clip_before:
-            failures.append(f"{name}: changed the disk")
+    failures = refusal_failures(main, cases, capfd, tmp_path, small_clip)
     assert failures == [], "\n".join(failures)
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 

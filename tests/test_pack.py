@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import disk_state, refusal_failures
 
 from nvc_core.errors import NVCError
 from nvc_core.metrics import psnr
@@ -91,10 +92,6 @@ def test_pack_takes_training_data_only_and_replaces_only_packs(sources, tmp_path
         pack_sources(tmp_path / "precious")
 
 
-def _tree(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
-
-
 def test_pack_never_loses_what_it_did_not_make(sources, tmp_path, capfd, monkeypatch):
     """Rows: command, exit 2, one line, disk unchanged; an old pack survives a failed rebuild."""
     from nvc_core.cli import main
@@ -121,25 +118,16 @@ def test_pack_never_loses_what_it_did_not_make(sources, tmp_path, capfd, monkeyp
         ("max-mb 0", [*pack, "--out", "new", "--max-mb", "0"], "--max-mb must be > 0"),
         ("photo quality 0", [*pack, "--out", "new", "--photo-quality", "0"], "--photo-quality must be in 1..100"),
     ]
-    before = _tree(tmp_path)
-    capfd.readouterr()
-    failures = []
-    for name, argv, text in cases:
-        code = main(argv)
-        err = capfd.readouterr().err.splitlines()
-        if code != 2 or len(err) != 1 or not err[0].startswith("nvc: error:") or text not in err[0]:
-            failures.append(f"{name}: exit {code}, stderr {err}")
-        if _tree(tmp_path) != before:
-            failures.append(f"{name}: changed the disk")
-            before = _tree(tmp_path)
+    failures = refusal_failures(main, cases, capfd, tmp_path)
     assert failures == [], "\n".join(failures)
+    before = disk_state(tmp_path)
 
     real = Path.write_bytes                                      # a full disk half way through the rebuild
     writes = []
     monkeypatch.setattr(Path, "write_bytes", lambda self, data: writes.append(1) if len(writes) < 3 else
                         (_ for _ in ()).throw(OSError(28, "No space left on device")))
     assert main([*pack, "--out", "old"]) == 2
-    assert "No space left on device" in capfd.readouterr().err and _tree(tmp_path) == before
+    assert "No space left on device" in capfd.readouterr().err and disk_state(tmp_path) == before
     monkeypatch.setattr(Path, "write_bytes", real)
     (work / "old" / "photos" / "000_a.jpg").unlink()             # the rebuild replaces the old pack as a whole
     assert main([*pack, "--out", "old", "--max-mb", "3"]) == 0

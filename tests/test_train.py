@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import refusal_failures
 
 from nvc_core.errors import NVCError
 from nvc_core.models.nvc import NVC, NVCConfig
@@ -171,10 +172,6 @@ def test_init_copies_chosen_coders_from_several_files(tmp_path):
 
 
 # -- bad input: one line, exit 2, nothing changed on disk ----------------------------------------------------
-def _snapshot(folder) -> dict:
-    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
-
-
 def _video(path, frames: int):
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (96, 64))
     for t in range(frames):
@@ -292,17 +289,7 @@ def test_bad_training_input_gives_one_line_exit_2_and_changes_nothing(tmp_path, 
     d.mkdir()
     cases = _training_cases(d, photos)
     monkeypatch.chdir(d)
-    before = _snapshot(tmp_path)
-    capfd.readouterr()
-    failures = []
-    for name, argv, text in cases:
-        code = main(argv)
-        err = capfd.readouterr().err.splitlines()
-        if code != 2 or len(err) != 1 or not err[0].startswith("nvc: error:") or text not in err[0]:
-            failures.append(f"{name}: exit {code}, stderr {err}")
-        if _snapshot(tmp_path) != before:
-            failures.append(f"{name}: changed the disk")
-            before = _snapshot(tmp_path)
+    failures = refusal_failures(main, cases, capfd, tmp_path)
     assert failures == [], "\n".join(failures)
 
 
