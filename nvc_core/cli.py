@@ -84,12 +84,6 @@ def _integer(text: str) -> int:
 NOT_BITSTREAM = (".y4m", ".yuv", ".png", ".jpg", ".jpeg", ".mp4", ".avi", ".mkv", ".mov", ".h264", ".264")
 
 
-def _check_quality(quality: int, model) -> None:
-    """The rate point against the model's (the same message below 0 and above the top)."""
-    if not 0 <= quality < model.num_rates:
-        raise NVCError(f"argument --quality: must be in 0..{model.num_rates - 1}, got {quality}")
-
-
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", default=None,
                    help="weights file (.pt), or 'random'; default: the bundled weights")
@@ -206,13 +200,14 @@ def _quality_text(summary: dict) -> str:
 def cmd_encode(args) -> int:
     from nvc_core.analysis import Analysis
     from nvc_core.codec import encode_video
+    from nvc_core.frame_step import check_quality
     from nvc_core.outputs import check_outputs
     check_outputs([args.input], [args.output, args.recon, args.stats], videos=[args.recon])
     if args.output.lower().endswith(NOT_BITSTREAM):
         raise NVCError(f"-o {args.output}: an .nvc bitstream is written there, not a video; name it .nvc "
                        "(--recon writes the reconstructed video)")
     model = _load(args)
-    _check_quality(args.quality, model)
+    check_quality(model, args.quality, "argument --quality")
     progress = Progress("encode")
     try:
         result = encode_video(args.input, args.output, model, quality=args.quality, gop=args.gop,

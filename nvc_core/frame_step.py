@@ -78,10 +78,15 @@ def to_uint8(x: torch.Tensor, height: int, width: int) -> np.ndarray:
     return x.permute(1, 2, 0).cpu().numpy()
 
 
+def check_quality(model: NVC, quality: int, name: str = "quality") -> None:
+    """The one check of a rate point against the model's (``name``: how the message calls it)."""
+    if not 0 <= quality < model.num_rates:
+        raise NVCError(f"{name}: must be in 0..{model.num_rates - 1}, got {quality}")
+
+
 def check_settings(model: NVC, width: int, height: int, quality: int, gop: int) -> None:
     """The one check of what a frame step can code: frame size, GOP and rate point."""
-    if not 0 <= quality < model.num_rates:
-        raise NVCError(f"quality {quality} out of range 0..{model.num_rates - 1}")
+    check_quality(model, quality)
     if not 1 <= gop <= MAX_GOP:
         raise NVCError(f"gop must be in 1..{MAX_GOP}, got {gop}")
     if not (2 <= width <= MAX_SIDE and 2 <= height <= MAX_SIDE):

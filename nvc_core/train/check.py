@@ -27,14 +27,13 @@ def check_weights(weights: str | Path, clip: str | Path = DEFAULT_CLIP, quality:
                   frames: int = 8, device: str = "cpu",
                   inter_lambda_ratio: float = StageSettings.inter_lambda_ratio) -> dict:
     from nvc_core.env import resolve_device
-    from nvc_core.frame_step import EstimateOnly, FrameStep, to_uint8
+    from nvc_core.frame_step import EstimateOnly, FrameStep, check_quality, to_uint8
     from nvc_core.metrics import psnr
     from nvc_core.video_io import open_video
     from nvc_core.weights import load_model
 
     model = load_model(weights, resolve_device(device))
-    if not 0 <= quality < model.num_rates:
-        raise NVCError(f"argument --quality: must be in 0..{model.num_rates - 1}, got {quality}")
+    check_quality(model, quality, "argument --quality")
     if frames < 1:
         raise NVCError(f"argument --frames: must be at least 1, got {frames}")
     with open_video(clip) as video:
