@@ -99,17 +99,17 @@ class Coder(QObject):
 
     def submit(self, request: CodingRequest) -> int:
         """Code `request` in the background, superseding the running job; returns the job id."""
-        self._current += 1
-        job = self._current
-        run = lambda: self._emit(self.finished, job, self._code(job, request))
-        self._put(lambda: self._guarded(job, run))
-        return job
+        return self._submit(self.finished, self._code, request)
 
     def submit_classical(self, request: ClassicalRequest) -> int:
         """Code `request` with a classical coder in the background (as `submit`)."""
+        return self._submit(self.classical_finished, self._code_classical, request)
+
+    def _submit(self, done: Signal, work: Callable[[int, object], object], request) -> int:
+        """A new job (superseding the running one) that emits `done` with what `work` returns."""
         self._current += 1
         job = self._current
-        run = lambda: self._emit(self.classical_finished, job, self._code_classical(job, request))
+        run = lambda: self._emit(done, job, work(job, request))
         self._put(lambda: self._guarded(job, run))
         return job
 
