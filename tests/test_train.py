@@ -84,6 +84,33 @@ def test_stages_freeze_what_they_do_not_train(data, tmp_path):
     assert changed == {"residual"}
 
 
+def test_the_temporal_prior_stage_changes_only_the_motion_bits(data, tmp_path):
+    """Only the motion entropy model trains: every coded symbol and reconstruction stays, the bits do not."""
+    torch.manual_seed(0)
+    model = NVC(NVCConfig(**TINY, lambdas=(0.01,)))
+    clip = torch.from_numpy(data.clip).permute(0, 3, 1, 2).float().div(255)     # (T,3,H,W)
+
+    def coded():
+        with torch.no_grad():
+            model.eval()
+            state, ref, out = None, clip[:1], []
+            for t in range(1, len(clip)):
+                inter = model.forward_inter(ref, clip[t:t + 1], 0, state, True, torch.zeros(1, 2, SIZE, SIZE))
+                ref, state = inter.x_hat, inter.state
+                out.append((inter.x_hat, -torch.log2(inter.likelihoods["motion.y"]).sum()))
+            return out
+
+    before_state, before = {k: v.clone() for k, v in model.state_dict().items()}, coded()
+    train_stage(model, STAGES["temporal-prior"], settings(steps=4), data, tmp_path, Log(tmp_path),
+                Processes(torch.device("cpu")), 0)
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before_state[k])}
+    assert changed and all(k.startswith(("motion.dh.", "motion.z_prior.", "motion.pa.", "motion.tum."))
+                           for k in changed)
+    after = coded()
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(after, before))
+    assert any(a[1] != b[1] for a, b in zip(after, before))
+
+
 def tiny_config(tmp_path, photos) -> dict:
     config = load_config()
     for assignment in [f"model={TINY}", f"data.photos={photos}", "data.videos=[]", "data.cache=null",

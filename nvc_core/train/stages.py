@@ -10,6 +10,7 @@
 | `residual-pretrain` | eq. (8)                       | residual               | λ·255²·MSE(X̂p_t + r̂_t) + R_residual    |
 | `inter-joint`       | III-F, joint refinement       | motion, MS-MCN, res.   | λ·255²·MSE + R_motion + R_residual + floor |
 | `multiframe`        | III-F, groups of 4 frames     | motion, MS-MCN, res.   | same, summed over the 3 P-frames       |
+| `temporal-prior`    | eq. (7), TUM + PA of F̂_t      | motion entropy model   | R_motion over 5 P-frames               |
 
 λ is that of a rate index drawn per sample, so the per-rate gains (variable rate from one set of
 weights) are learned; for P-frames λ_inter = λ_intra · ``inter_lambda_ratio`` (1/4 by default).
@@ -25,6 +26,13 @@ References of the P-frames (``Stage.reference``):
 Clips of 3 frames code 2 P-frames so that the TUM (temporal prior, eq. 7) sees a state; the temporal
 prior is dropped per sample with probability ``temporal_drop`` (0.5 by default), so one motion
 entropy model works with and without it.
+
+Temporal prior (beyond the paper's schedule): the last stage trains only the entropy model of the motion
+features, Dh, the factorized prior of ẑ, the PA (context, STHAM) and the TUM's ConvLSTM, on clips of 6
+frames coded recursively with everything else frozen. Em and Eh are frozen and the engine stays in eval
+mode (plain rounding), so ŷ, ẑ and every reconstruction are exactly those of the frozen model and the
+likelihoods are those of the symbols the coder writes: only the motion bits can change, and the
+ConvLSTM sees states of up to 4 updates (a multiframe clip gives it 2).
 
 Warp floor (beyond the paper): where MS-MCN trains jointly with neuro-Res, the loss adds
 λ·255²·max(0, MSE(X̂p_t, X_t) − MSE(warp(X̂_{t-1}, f^0), X_t)) with the warp term held constant: it
@@ -53,12 +61,14 @@ from nvc_core.train.losses import bpp, flow_supervision, mse, warp_floor, warpin
 
 MOTION_RATE = ("motion.y", "motion.z")
 RESIDUAL_RATE = ("residual.y", "residual.z")
+#: The parts of neuro-Motion that only shape its bits: what the ``temporal-prior`` stage trains.
+MOTION_ENTROPY_MODEL = ("motion.dh", "motion.z_prior", "motion.pa", "motion.tum")
 
 
 @dataclass(frozen=True)
 class Stage:
     name: str
-    trains: tuple[str, ...]       # NVC submodules with gradients
+    trains: tuple[str, ...]       # NVC submodules with gradients (dotted: a part of one, which stays in eval mode)
     frames: int                   # frames per training sample (1: images)
     reference: str = "raw"        # raw | intra | recursive
     predict: str = "warp"         # warp (f^0 warping) | mcn (MS-MCN) | residual (whole P-frame)
@@ -75,6 +85,7 @@ STAGES = {s.name: s for s in [
     Stage("residual-pretrain", ("residual",), 2, "intra", "residual", RESIDUAL_RATE),
     Stage("inter-joint", ("motion", "mcn", "residual"), 3, "intra", "residual", MOTION_RATE + RESIDUAL_RATE),
     Stage("multiframe", ("motion", "mcn", "residual"), 4, "recursive", "residual", MOTION_RATE + RESIDUAL_RATE),
+    Stage("temporal-prior", MOTION_ENTROPY_MODEL, 6, "recursive", "residual", MOTION_RATE),
 ]}
 ORDER = list(STAGES)
 SUBMODULES = ("intra", "motion", "mcn", "residual")
@@ -89,16 +100,17 @@ class StepTerms:
 
 
 def prepare(model: NVC, stage: Stage) -> list[torch.nn.Parameter]:
-    """Freeze (eval mode, no gradients) what the stage does not train; return what it trains."""
+    """Freeze (eval mode, no gradients) what the stage does not train; return what it trains.
+
+    A dotted entry (``motion.pa``) trains that part only; its coder stays in eval mode, so its latents
+    are rounded as in coding."""
     model.train()
-    params = []
     for name in SUBMODULES:
-        module = getattr(model, name)
-        trained = name in stage.trains
-        module.train(trained)
-        for p in module.parameters():
-            p.requires_grad_(trained)
-        params += list(module.parameters()) if trained else []
+        getattr(model, name).train(False).requires_grad_(False)
+    params = []
+    for path in stage.trains:
+        module = model.get_submodule(path).train(True).requires_grad_(True)
+        params += list(module.parameters())
     return params
 
 
