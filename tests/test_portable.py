@@ -44,6 +44,31 @@ def test_exact_matmul_is_exact_beyond_float_precision_in_any_chunking(monkeypatc
     assert torch.equal(integer.exact_matmul(a.double(), b.double()), exact)
 
 
+def _dilated_reference(layer: torch.nn.ConvTranspose2d, conv: integer.IntegerConv2d, x: torch.Tensor) -> torch.Tensor:
+    """The transposed convolution as the stride-1 convolution of the zero-dilated input, in int64."""
+    (sh, sw), (kh, kw) = layer.stride, layer.kernel_size
+    dilated = x.new_zeros(1, x.shape[1], (x.shape[2] - 1) * sh + 1, (x.shape[3] - 1) * sw + 1)
+    dilated[:, :, ::sh, ::sw] = x
+    (top, bottom), (left, right) = conv.pad
+    padded = F.pad(dilated, (left, right, top, bottom))
+    out_h, out_w = padded.shape[2] - kh + 1, padded.shape[3] - kw + 1
+    cols = F.unfold(padded.double(), (kh, kw))[0].T.round().long()
+    acc = cols @ conv.weight.round().long() + conv.bias
+    return integer.shift_round(acc, conv.shift).T.reshape(1, -1, out_h, out_w)
+
+
+@pytest.mark.parametrize("kernel,stride,padding,output_padding", [(5, 2, 2, 1), (3, 2, 1, 1), (4, 2, 1, 0),
+                                                                    (3, 3, 0, 2), (1, 2, 0, 1), (5, 2, 4, 0)])
+def test_transposed_convolution_polyphase_equals_the_zero_dilated_one(kernel, stride, padding, output_padding):
+    torch.manual_seed(kernel * 10 + stride)
+    layer = torch.nn.ConvTranspose2d(6, 5, kernel, stride, padding, output_padding)
+    conv = integer.IntegerConv2d(layer)
+    x = torch.randint(-2 ** 20, 2 ** 20, (1, 6, 5, 7))
+    out = conv(x)
+    assert out.shape == layer(x.float()).shape
+    assert torch.equal(out, _dilated_reference(layer, conv, x))
+
+
 def test_tables_follow_the_functions():
     x = torch.arange(-40 << integer.FRAC, 40 << integer.FRAC, 37)
     xf = x.double() / (1 << integer.FRAC)
