@@ -69,6 +69,7 @@ class FrameRecord:
     height: int
     width: int
     reconstruction: np.ndarray | None                 # (H,W,3) uint8
+    motion_offset: int = 0                            # P: neuro-Motion at rate point quality − offset
     original: np.ndarray | None = None                # (H,W,3) uint8, None when decoding
     prediction: np.ndarray | None = None              # (H,W,3) float32, MS-MCN output (P)
     residual: np.ndarray | None = None                # (H,W,3) float32, x - x̂p before coding (encoder, P)
@@ -89,7 +90,7 @@ class FrameRecord:
     def stats(self) -> dict:
         """The per-frame entry of STATS.json."""
         return {"index": self.index, "type": self.frame_type, "temporal_prior": self.temporal_prior,
-                "bits": self.bits, "bits_estimated": round(self.bits_estimated, 3),
+                "motion_offset": self.motion_offset, "bits": self.bits, "bits_estimated": round(self.bits_estimated, 3),
                 "bits_by_stream": {str(k): round(v, 3) for k, v in self.bits_by_stream.items()},
                 "psnr_rgb": self.psnr_rgb, "psnr_y": self.psnr_y, "ms_ssim": self.ms_ssim}
 

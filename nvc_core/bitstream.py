@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 MAGIC = b"NVCB"
-VERSION = 3
+VERSION = 4
 MAX_SIDE = 16384
 MAX_GOP = 65535
 MAX_U32 = 2**32 - 1
@@ -152,10 +152,17 @@ class FrameChunk:
     temporal_prior: bool
     payload: bytes
     recon_hash: bytes
+    motion_offset: int = 0      # P: neuro-Motion coded at rate point quality − motion_offset
+
+    def _framing(self) -> bytes:
+        flags = FRAME_TYPES.index(self.frame_type) << 1 | int(self.temporal_prior)
+        offset = varint(self.motion_offset) if self.frame_type == "P" else b""
+        return varint(len(self.payload) << 2 | flags) + offset + self.recon_hash
 
     def pack(self) -> bytes:
-        flags = FRAME_TYPES.index(self.frame_type) << 1 | int(self.temporal_prior)
-        return varint(len(self.payload) << 2 | flags) + self.recon_hash + self.payload
+        if self.motion_offset < 0 or (self.motion_offset and self.frame_type == "I"):
+            raise ValueError(f"motion offset {self.motion_offset} for a {self.frame_type}-frame")
+        return self._framing() + self.payload
 
     @classmethod
     def read(cls, f: BinaryIO, index: int) -> "FrameChunk":
@@ -165,15 +172,16 @@ class FrameChunk:
         frame_type = FRAME_TYPES[kind]
         if temporal_prior and frame_type == "I":
             raise BitstreamError(f"corrupt bitstream: {where} is an I-frame with the temporal-prior flag")
+        motion_offset = _read_varint(f, where)[0] if frame_type == "P" else 0
         recon_hash = _read_exact(f, HASH_BYTES, where)
         if length > _remaining(f):
             raise BitstreamError(f"bitstream truncated in {where}")
-        return cls(frame_type, temporal_prior, _read_exact(f, length, where), recon_hash)
+        return cls(frame_type, temporal_prior, _read_exact(f, length, where), recon_hash, motion_offset)
 
     @property
     def nbytes(self) -> int:
         """Size of the packed chunk: framing plus payload (the GOP's CRC is not part of any chunk)."""
-        return len(varint(len(self.payload) << 2)) + HASH_BYTES + len(self.payload)
+        return len(self._framing()) + len(self.payload)
 
 
 def header_crc(body: bytes) -> bytes:

@@ -108,6 +108,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     enc.add_argument("--effort", type=_bounded(0, MAX_EFFORT), default=0,
                      help=f"encoder effort 0..{MAX_EFFORT}: gradient steps refining the latents of every frame "
                           "for rate + distortion (slower encoding, same decoder); 0 = off (default)")
+    enc.add_argument("--fixed-motion-rate", action="store_true",
+                     help="code every P-frame's motion at --quality (faster encoding); by default the encoder "
+                          "picks the motion's rate point per P-frame for rate + distortion")
     enc.add_argument("--recon", metavar="REC", help="write the reconstruction: .y4m or a PNG folder (no suffix)")
     enc.add_argument("--size", type=_size, help="WxH of a raw .yuv input")
     enc.add_argument("--matrix", choices=("bt709", "bt601"), default="bt709",
@@ -214,7 +217,7 @@ def cmd_encode(args) -> int:
                               frames=args.frames, temporal_prior=not args.no_temporal_prior,
                               recon_path=args.recon, stats_path=args.stats, size=args.size, matrix=args.matrix,
                               analysis=Analysis.STATS if args.stats else Analysis.NONE, on_frame=progress,
-                              effort=args.effort)
+                              effort=args.effort, motion_search=not args.fixed_motion_rate)
     finally:
         progress.close()
     s = result.summary()
@@ -251,9 +254,10 @@ def cmd_info(args) -> int:
     print(f"{args.input}: NVC bitstream, {h.width}x{h.height}, {h.frame_count} frames, "
           f"{h.fps_num}/{h.fps_den} fps, GOP {h.gop}, quality {h.quality}, "
           f"{h.matrix} {'full' if h.full_range else 'limited'} range, weights {h.weights_id.hex()}")
-    print(f"{'frame':>5} {'type':>4} {'TP':>2} {'bits':>9}")
+    print(f"{'frame':>5} {'type':>4} {'TP':>2} {'motion q':>8} {'bits':>9}")
     for i, c in enumerate(chunks):          # frame 0 is the first, as in the stats, the analyzer and the errors
-        print(f"{i:5d} {c.frame_type:>4} {'on' if c.temporal_prior else '--':>2} {8 * c.nbytes:9d}")
+        motion_q = f"{h.quality - c.motion_offset:8d}" if c.frame_type == "P" else f"{'--':>8}"
+        print(f"{i:5d} {c.frame_type:>4} {'on' if c.temporal_prior else '--':>2} {motion_q} {8 * c.nbytes:9d}")
     return 0
 
 

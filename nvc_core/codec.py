@@ -35,6 +35,7 @@ from nvc_core.layers.nlam import record_masks
 from nvc_core.mc_gain import frame_gain
 from nvc_core.metrics import bits_per_pixel, frame_metrics, mean_over_frames
 from nvc_core.models.nvc import NVC
+from nvc_core.motion_rate import offsets
 from nvc_core.outputs import PendingFile, check_outputs, publish
 from nvc_core.video_io import VideoWriter, open_video
 
@@ -69,6 +70,7 @@ def _record(step: FrameStep, frame: CodedFrame, analysis: Analysis, chunk_bytes:
     """The analysis record of a coded frame: what ``analysis`` asks for."""
     h, w = step.height, step.width
     record = FrameRecord(index=frame.index, frame_type=frame.frame_type, temporal_prior=frame.temporal_prior,
+                         motion_offset=frame.motion_offset,
                          height=h, width=w, reconstruction=frame.reconstruction, bits=8 * chunk_bytes,
                          attention=attention)
     if analysis.bits or analysis.maps:
@@ -93,8 +95,8 @@ class VideoEncoder:
 
     def __init__(self, model: NVC, width: int, height: int, quality: int, gop: int, temporal_prior: bool = True,
                  matrix: str = "bt709", analysis: Analysis = Analysis.FULL, threads: int | None = None,
-                 effort: int = 0, full_range: bool = False):
-        self.step = FrameStep(model, width, height, quality, gop, threads, effort)
+                 effort: int = 0, full_range: bool = False, motion_search: bool = True):
+        self.step = FrameStep(model, width, height, quality, gop, threads, effort, motion_search)
         self.temporal_prior, self.matrix, self.analysis = temporal_prior, matrix, analysis
         self.full_range = full_range  # with ``matrix``: the source's Y'CbCr, for PSNR-Y
         self._previous: FrameRecord | None = None     # the record of the frame before (analysis.images)
@@ -104,7 +106,7 @@ class VideoEncoder:
         with _attention(self.step, self.step.frame_type, self.analysis) as attention:
             frame = self.step.code(backend, rgb, self.temporal_prior)
         chunk = FrameChunk(frame.frame_type, frame.temporal_prior, backend.payload(),
-                           frame_hash(frame.reconstruction)).pack()
+                           frame_hash(frame.reconstruction), frame.motion_offset).pack()
         record = _record(self.step, frame, self.analysis, len(chunk), attention)
         if self.analysis.images:
             record.original = rgb
@@ -134,13 +136,16 @@ class VideoDecoder:
         expected = step.frame_type
         if chunk.frame_type != expected:
             raise BitstreamError(f"corrupt bitstream: frame {step.index} is {chunk.frame_type}, expected {expected}")
+        if chunk.motion_offset not in offsets(step.model, step.quality):
+            raise BitstreamError(f"corrupt bitstream: frame {step.index} has motion rate offset {chunk.motion_offset}, "
+                                 f"outside 0..{offsets(step.model, step.quality)[-1]} at quality {step.quality}")
         needed = step.min_payload_bits(expected)
         if 8 * len(chunk.payload) + _MIN_BITS_SLACK < needed:
             raise BitstreamError(f"corrupt bitstream: frame {step.index} holds {len(chunk.payload)} bytes, too few "
                                  f"for a {step.width}x{step.height} frame (at least {needed / 8:.0f} bytes)")
         try:
             with _attention(step, expected, self.analysis) as attention:
-                frame = step.code(RangeDecode(chunk.payload), None, chunk.temporal_prior)
+                frame = step.code(RangeDecode(chunk.payload), None, chunk.temporal_prior, chunk.motion_offset)
         except BitstreamError as exc:  # what corrupt data raises; anything else is a bug and surfaces as is
             raise BitstreamError(f"frame {step.index}: {exc}") from None
         matches = frame_hash(frame.reconstruction) == chunk.recon_hash
@@ -210,10 +215,12 @@ def encode_video(input_path: str | os.PathLike, output_path: str | os.PathLike, 
                  temporal_prior: bool = True, recon_path: str | os.PathLike | None = None,
                  stats_path: str | os.PathLike | None = None, size: tuple[int, int] | None = None,
                  matrix: str = "bt709", analysis: Analysis = Analysis.FULL, on_frame: OnFrame | None = None,
-                 should_stop: ShouldStop | None = None, effort: int = 0) -> CodingResult:
+                 should_stop: ShouldStop | None = None, effort: int = 0, motion_search: bool = True) -> CodingResult:
     """Encode ``input_path`` into ``output_path``, with the reconstruction (``recon_path``) and STATS.json
     (``stats_path``) if asked: all or nothing, every output path checked before coding. ``effort``:
-    encoder-side latent refinement (:mod:`nvc_core.refine`; 0 = off), a slower encoder, the same decoder."""
+    encoder-side latent refinement (:mod:`nvc_core.refine`; 0 = off), a slower encoder, the same decoder.
+    ``motion_search``: pick neuro-Motion's rate point per P-frame (:mod:`nvc_core.motion_rate`); off, the
+    motion is coded at ``quality`` (a faster encoder)."""
     check_outputs([input_path], [output_path, recon_path, stats_path], videos=[recon_path])
     if frames is not None and frames < 1:
         raise NVCError("--frames must be at least 1")
@@ -226,7 +233,7 @@ def encode_video(input_path: str | os.PathLike, output_path: str | os.PathLike, 
         header = StreamHeader(reader.width, reader.height, 0, gop, quality, model.weights_id, reader.matrix,
                               reader.full_range, fps.numerator, fps.denominator)
         encoder = VideoEncoder(model, reader.width, reader.height, quality, gop, temporal_prior, reader.matrix,
-                               analysis, effort=effort, full_range=reader.full_range)
+                               analysis, effort=effort, full_range=reader.full_range, motion_search=motion_search)
         header.check()
         stream = PendingFile(output_path)
         writer = stats = None

@@ -40,6 +40,7 @@ from nvc_core.memory import check_frame_fits
 from nvc_core.models.neuro_motion import State
 from nvc_core.models.nvc import INTER_LAMBDA_RATIO, NVC, PAD_MULTIPLE
 from nvc_core.models.vae import CodedLatents, Symbols, VAEEngine
+from nvc_core.motion_rate import MotionRateSearch, check_offset
 from nvc_core.refine import EFFORT_STEPS, check_effort, refine_latents
 
 __all__ = ["FrameStep", "CodedFrame", "FrameType", "EntropyBackend", "RangeEncode", "RangeDecode", "EstimateOnly",
@@ -104,6 +105,7 @@ class CodedFrame:
     reconstruction: np.ndarray                # (H,W,3) uint8: X̂_t, the next reference
     prediction: torch.Tensor | None = None    # (1,3,Hp,Wp) X̂p_t (P)
     residual: torch.Tensor | None = None      # (1,3,Hp,Wp) r_t = X_t − X̂p_t (P, when the source is known)
+    motion_offset: int = 0                    # neuro-Motion coded at rate point quality − offset (P)
 
     @property
     def flows(self) -> list[torch.Tensor]:
@@ -130,12 +132,14 @@ class FrameStep:
     encoder's previous source frame for the flow hint) and the step that codes one frame."""
 
     def __init__(self, model: NVC, width: int, height: int, quality: int, gop: int, threads: int | None = None,
-                 effort: int = 0):
+                 effort: int = 0, motion_search: bool = False):
         check_settings(model, width, height, quality, gop)
         check_frame_fits(width, height, *padded_size(height, width), inter=gop > 1)  # before anything that size
         self.model, self.width, self.height, self.quality, self.gop = model, width, height, quality, gop
         self.threads = threads
         self.refine_steps = EFFORT_STEPS[check_effort(effort)]   # encoder-side latent refinement (refine.py)
+        # the encoder's motion rate decision (motion_rate.py); without it, motion is coded at the quality
+        self.motion_search = MotionRateSearch(model, quality) if motion_search else None
         self.device = next(model.parameters()).device
         self.latent_hw: tuple[int, int] = tuple(s // 16 for s in padded_size(height, width))
         self.index = 0
@@ -156,10 +160,12 @@ class FrameStep:
         """A lower bound on the payload of a frame of ``frame_type`` at this size (checked before decoding)."""
         return sum(engine.min_bits(self.latent_hw) for engine in self.engines(frame_type).values())
 
-    def code(self, backend: EntropyBackend, source: np.ndarray | None = None, temporal_prior: bool = True
-             ) -> CodedFrame:
+    def code(self, backend: EntropyBackend, source: np.ndarray | None = None, temporal_prior: bool = True,
+             motion_offset: int | None = None) -> CodedFrame:
         """Code the next frame through ``backend``: ``source`` (H,W,3) uint8 when encoding or estimating,
-        None when decoding. ``temporal_prior``: code the motion features with the TUM prior (P-frames)."""
+        None when decoding. ``temporal_prior``: code the motion features with the TUM prior (P-frames).
+        ``motion_offset``: neuro-Motion's rate point is quality − offset (P-frames; the decoder's comes
+        from the chunk); None: the encoder's motion rate search decides, or 0 without one."""
         if backend.reads_symbols != (source is None):
             raise ValueError("a decoding backend takes no source frame; the others need one")
         frame_type = self.frame_type
@@ -175,17 +181,20 @@ class FrameStep:
             if frame_type == "I":
                 intra = self._code(m.intra, backend, x, None, m.config.lambdas[q])
                 self.state = None
+                if self.motion_search is not None:
+                    self.motion_search.reset()
                 frame = CodedFrame(self.index, "I", False, {"intra": intra}, self._reconstruct(intra.decoded))
             else:
                 temporal = m.motion.temporal_prior(self.state, temporal_prior)
                 em_input = None if x is None else m.motion.encoder_input(self.reference, x, self._flow_hint(padded))
-                motion = self._code(m.motion, backend, em_input, temporal)
+                offset = self._motion_offset(motion_offset, x, em_input)
+                motion = self._code(m.motion, backend, em_input, temporal, quality=q - offset)
                 self.state = m.motion.coding_state(motion.y.symbols, self.state)
                 prediction = m.mcn(self.reference, motion.decoded)             # X̂p_t
                 residual = None if x is None else x - prediction            # r_t
                 res = self._code(m.residual, backend, residual, None, m.config.lambdas[q] * INTER_LAMBDA_RATIO)
                 frame = CodedFrame(self.index, "P", temporal_prior, {"motion": motion, "residual": res},
-                                   self._reconstruct(prediction + res.decoded), prediction, residual)
+                                   self._reconstruct(prediction + res.decoded), prediction, residual, offset)
         self.previous_source = padded
         self.index += 1
         return frame
@@ -211,16 +220,30 @@ class FrameStep:
 
     # -- parts of a step --------------------------------------------------------------------------------
     def _code(self, engine: VAEEngine, backend: EntropyBackend, x: torch.Tensor | None,
-              temporal: torch.Tensor | None, lam: float | None = None) -> CodedLatents:
+              temporal: torch.Tensor | None, lam: float | None = None, quality: int | None = None) -> CodedLatents:
         """One VAE engine's share of the frame: the encoder picks the symbols of its input ``x``, the
         decoder reads them; either way the backend codes them and Dm decodes them. ``lam``: the engine's
-        λ, for an encoder-side refinement of its latents (None: never refined)."""
+        λ, for an encoder-side refinement of its latents (None: never refined); ``quality``: the engine's
+        rate point (default: the step's)."""
+        q = self.quality if quality is None else quality
         symbols = None
         if x is not None:
-            refined = (refine_latents(engine, x, self.quality, lam, temporal, self.refine_steps)
+            refined = (refine_latents(engine, x, q, lam, temporal, self.refine_steps)
                        if lam is not None and self.refine_steps else None)
-            symbols = engine.select_symbols(x, self.quality, refined)
-        return engine.code(backend, symbols, self.quality, temporal, self.latent_hw)
+            symbols = engine.select_symbols(x, q, refined)
+        return engine.code(backend, symbols, q, temporal, self.latent_hw)
+
+    def _motion_offset(self, given: int | None, x: torch.Tensor | None, em_input: torch.Tensor | None) -> int:
+        """The P-frame's motion rate offset: ``given`` (checked), else the search's choice, else 0. The
+        search always costs the motion with the temporal prior, so that switching the prior off changes
+        the motion bits only, never the decision or the reconstruction."""
+        if given is not None:
+            check_offset(self.model, self.quality, given)
+            return given
+        if self.motion_search is None or x is None:
+            return 0
+        temporal = self.model.motion.temporal_prior(self.state, True)
+        return self.motion_search.choose(self.reference, x, em_input, temporal, (self.height, self.width))
 
     def _flow_hint(self, source: np.ndarray) -> torch.Tensor | None:
         """Flow estimate of the padded source frame against the previous one (flow-guided neuro-Motion),

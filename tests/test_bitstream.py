@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import moving_frames, write_clip
 
-from nvc_core.bitstream import FrameChunk, StreamHeader, header_crc, read_stream, varint
+from nvc_core.bitstream import VERSION, FrameChunk, StreamHeader, header_crc, pack_stream, read_stream, varint
 from nvc_core.codec import decode_video, encode_video
 from nvc_core.errors import BitstreamError, DriftError, NVCError
 
@@ -44,7 +44,7 @@ def _header_bytes(**changes) -> bytes:
     """A header with valid CRC: the fields of the test stream, with ``changes`` (no validation)."""
     fields = dict(width=40, height=30, frame_count=4, gop=3, quality=3, colour=0, fps_num=25, fps_den=1)
     fields.update(changes)
-    body = (b"NVCB\x03" + varint(fields["width"]) + varint(fields["height"]) + varint(fields["frame_count"])
+    body = (b"NVCB" + bytes([VERSION]) + varint(fields["width"]) + varint(fields["height"]) + varint(fields["frame_count"])
             + varint(fields["gop"]) + bytes([fields["quality"], fields["colour"]]) + varint(fields["fps_num"])
             + varint(fields["fps_den"]) + changes.get("weights_id", b"\1" * 8))
     return body + header_crc(body)
@@ -89,6 +89,23 @@ def test_temporal_prior_flag_on_an_i_frame_is_refused(stream):
     _, chunks = _parts(stream[0])
     with pytest.raises(BitstreamError, match="I-frame with the temporal-prior flag"):
         FrameChunk.read(io.BytesIO(_chunk_bytes(chunks[0], flags=0b01)), 0)
+
+
+def test_a_p_frames_motion_rate_offset_round_trips_and_is_checked(lively_model, stream, tmp_path):
+    """The offset a P-chunk carries is read back as written; one the model cannot code (or crafted
+    with valid CRCs beyond the lowest rate point) is a corrupt stream, not a crash."""
+    header, chunks = _parts(stream[0])
+    p = chunks[1]
+    moved = FrameChunk(p.frame_type, p.temporal_prior, p.payload, p.recon_hash, 3)
+    assert FrameChunk.read(io.BytesIO(moved.pack()), 1) == moved
+    assert moved.nbytes == len(moved.pack()) == p.nbytes
+    with pytest.raises(ValueError):
+        FrameChunk("I", False, b"", b"\0", 1).pack()
+    beyond = header.quality + lively_model.motion.low_rates + 1
+    crafted = [c.pack() for c in chunks]
+    crafted[1] = FrameChunk(p.frame_type, p.temporal_prior, p.payload, p.recon_hash, beyond).pack()
+    with pytest.raises(BitstreamError, match=f"frame 1 has motion rate offset {beyond}, outside"):
+        decode_video(_variant(tmp_path, pack_stream(header, crafted)), lively_model)
 
 
 def test_declared_size_must_fit_the_stream_before_anything_is_allocated(lively_model, stream, tmp_path):

@@ -31,12 +31,15 @@ def _anchor_list(text: str) -> list[str]:
     return names
 
 
-def _temporal_prior(text: str) -> list[bool]:
-    flags = {"on": True, "off": False}
-    values = [x.strip() for x in text.split(",") if x.strip()]
-    if not values or any(v not in flags for v in values):
-        raise argparse.ArgumentTypeError(f"expected on, off or on,off, got {text!r}")
-    return [flags[v] for v in dict.fromkeys(values)]
+def _switch(on: str, off: str):
+    """An argument type: ``on``, ``off`` or both, comma-separated -> [True], [False], [True, False]..."""
+    def parse(text: str) -> list[bool]:
+        flags = {on: True, off: False}
+        values = [x.strip() for x in text.split(",") if x.strip()]
+        if not values or any(v not in flags for v in values):
+            raise argparse.ArgumentTypeError(f"expected {on}, {off} or {on},{off}, got {text!r}")
+        return [flags[v] for v in dict.fromkeys(values)]
+    return parse
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -57,8 +60,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--crf", type=_int_list, default=list(anchors.DEFAULT_CRFS), metavar="CRF,CRF,...",
                    help="anchor CRF sweep (default: %s)" % ",".join(map(str, anchors.DEFAULT_CRFS)))
     p.add_argument("--intra-only", action="store_true", help="add our codec with GOP 1 as a reference curve")
-    p.add_argument("--temporal-prior", type=_temporal_prior, default=[True], metavar="on|off|on,off",
+    p.add_argument("--temporal-prior", type=_switch("on", "off"), default=[True], metavar="on|off|on,off",
                    help="our codec with the temporal prior on, off, or both (default: on)")
+    p.add_argument("--motion-rate", type=_switch("search", "fixed"), default=[True], metavar="search|fixed|search,fixed",
+                   help="our codec with the per-frame motion rate search, with motion at the quality "
+                        "(nvc encode --fixed-motion-rate), or both (default: search)")
     p.add_argument("--effort", type=int, choices=range(MAX_EFFORT + 1), default=0,
                    help="encoder effort of our codec (nvc encode --effort; default 0)")
     p.add_argument("--weights", default=None, help="weights .pt, or 'random' (default: bundled weights)")
@@ -77,6 +83,7 @@ def run_eval(args: argparse.Namespace) -> int:
     settings = EvalSettings(clips=args.clips or default_clips(), out=args.out, qualities=args.qualities,
                             gop=args.gop, frames=args.frames, anchors=args.anchors, crfs=args.crf,
                             intra_only=args.intra_only, temporal_prior=args.temporal_prior,
+                            motion_search=args.motion_rate,
                             weights=args.weights, device=args.device, effort=args.effort)
     results = evaluate(settings)
     print(report.format_table(results["bd_rate"]))

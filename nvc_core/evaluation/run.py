@@ -57,6 +57,7 @@ class Variant:
     name: str
     temporal_prior: bool
     intra_only: bool = False
+    motion_search: bool = True          # the encoder's per-P-frame motion rate decision (nvc_core.motion_rate)
 
 
 @dataclass
@@ -70,13 +71,15 @@ class EvalSettings:
     crfs: list[int] = field(default_factory=lambda: list(anchors.DEFAULT_CRFS))
     intra_only: bool = False
     temporal_prior: list[bool] = field(default_factory=lambda: [True])
+    motion_search: list[bool] = field(default_factory=lambda: [True])
     weights: str | None = None
     device: str = "cpu"
     effort: int = 0                     # encoder-side latent refinement of our codec (nvc_core.refine)
 
     def variants(self) -> list[Variant]:
         """Our curves; the first is the one compared against all others."""
-        out = [Variant("nvc" if tp else "nvc-tp-off", tp) for tp in self.temporal_prior]
+        out = [Variant("nvc" + ("" if tp else "-tp-off") + ("" if ms else "-fixed-motion"), tp, motion_search=ms)
+               for tp in self.temporal_prior for ms in self.motion_search]
         if self.intra_only:
             out.append(Variant("nvc-intra", True, intra_only=True))
         return out
@@ -104,7 +107,8 @@ def code_ours(clip: Path, out_dir: Path, model, variant: Variant, quality: int, 
     start = time.perf_counter()
     enc = encode_video(clip, stream, model, quality=quality, gop=1 if variant.intra_only else gop,
                        frames=frames, temporal_prior=variant.temporal_prior, analysis=Analysis.STATS,
-                       on_frame=lambda r, *_: recons.append(r.reconstruction), effort=effort)
+                       on_frame=lambda r, *_: recons.append(r.reconstruction), effort=effort,
+                       motion_search=variant.motion_search)
     encode_s = time.perf_counter() - start
     same: list[bool] = []
     start = time.perf_counter()

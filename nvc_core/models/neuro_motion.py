@@ -27,12 +27,12 @@ State = tuple[torch.Tensor, torch.Tensor]
 
 
 class NeuroMotion(VAEEngine):
-    def __init__(self, n: int, m: int, blocks: int, num_rates: int, flow_guided: bool = True):
+    def __init__(self, n: int, m: int, blocks: int, num_rates: int, flow_guided: bool = True, low_rates: int = 0):
         in_ch = 8 if flow_guided else 6
         # N/2 channels at H/2 (full width there would cost 21 of the encoder's 36 kMAC per pixel)
         encoder = MainEncoder(in_ch, n, m, blocks, unit=lam_unit, first=n // 2)
         super().__init__(encoder, PyramidFlowDecoder(n, m, blocks),
-                         n, m, blocks, num_rates, temporal_k=TEMPORAL_K)
+                         n, m, blocks, num_rates, temporal_k=TEMPORAL_K, low_rates=low_rates)
         self.tum = ConvLSTM(m, TEMPORAL_K * m)
         self.flow_guided = flow_guided
 

@@ -38,6 +38,9 @@ class NVCConfig:
     ``intra_channels`` / ``intra_latent_channels``: neuro-Intra's own N and M (0: ``channels`` /
     ``latent_channels``). neuro-Intra codes one frame per GOP, so it can be wider than the coders of
     every P-frame without adding to a P-frame's cost.
+
+    ``motion_low_rates``: neuro-Motion's rate points below rate point 0, so that the encoder can code a
+    P-frame's motion at a lower rate than its residual (:mod:`nvc_core.motion_rate`).
     """
     channels: int = 48
     latent_channels: int = 64
@@ -46,6 +49,7 @@ class NVCConfig:
     blocks: int = 1
     mcn_channels: int = 24
     flow_guided: bool = True
+    motion_low_rates: int = 0
     lambdas: tuple[float, ...] = field(default=DEFAULT_LAMBDAS)
 
     @property
@@ -85,7 +89,8 @@ class NVC(nn.Module):
         c = self.config
         self.intra = NeuroIntra(c.intra_channels or c.channels, c.intra_latent_channels or c.latent_channels,
                                 c.blocks, c.num_rates)
-        self.motion = NeuroMotion(c.channels, c.latent_channels, c.blocks, c.num_rates, c.flow_guided)
+        self.motion = NeuroMotion(c.channels, c.latent_channels, c.blocks, c.num_rates, c.flow_guided,
+                                  c.motion_low_rates)
         self.mcn = MSMCN(c.mcn_channels)
         self.residual = NeuroRes(c.channels, c.latent_channels, c.blocks, c.num_rates)
 
@@ -115,14 +120,21 @@ class NVC(nn.Module):
 
     def forward_inter(self, reference: torch.Tensor, current: torch.Tensor, q: int | torch.Tensor,
                       state: State | None = None, temporal: bool | torch.Tensor = True,
-                      hint: torch.Tensor | None = None) -> InterOutput:
-        """One P-frame training pass (eq. 1 with the total rate of motion and residual)."""
-        motion = self.forward_motion(reference, current, q, state, temporal, hint)
+                      hint: torch.Tensor | None = None, motion_q: int | torch.Tensor | None = None) -> InterOutput:
+        """One P-frame training pass (eq. 1 with the total rate of motion and residual); ``motion_q``:
+        neuro-Motion's rate point when it differs from q (:mod:`nvc_core.motion_rate`)."""
+        motion = self.forward_motion(reference, current, q if motion_q is None else motion_q, state, temporal, hint)
         prediction = self.mcn(reference, motion.flows)
         res = self.residual(current - prediction, q)
         likelihoods = {**motion.likelihoods,
                        "residual.y": res.likelihoods["y"], "residual.z": res.likelihoods["z"]}
         return InterOutput(prediction + res.decoded, prediction, motion.flows, likelihoods, motion.state)
+
+    def extend_motion_rates(self, count: int) -> None:
+        """Give neuro-Motion ``count`` more rate points below its lowest (untrained extrapolations of its
+        gain tables, :meth:`VAEEngine.extend_low_rates`); every existing rate point is unchanged."""
+        self.motion.extend_low_rates(count)
+        self.config.motion_low_rates += count
 
     @torch.no_grad()
     def move_residual_offset(self) -> torch.Tensor:

@@ -126,25 +126,55 @@ def grow_rate_tables(model: nn.Module, state: dict[str, torch.Tensor]) -> dict[s
     return grown
 
 
+def add_low_rates(table: torch.Tensor, count: int) -> torch.Tensor:
+    """A per-rate gain table (R, M) with ``count`` rows added below its first, each continuing the
+    log-gain step between the first two rows (lower rates, untrained extrapolation)."""
+    step = table[1] - table[0]
+    below = torch.arange(count, 0, -1, dtype=table.dtype).view(-1, 1)
+    return torch.cat([table[0] - below * step, table])
+
+
+def align_low_rates(state: dict[str, torch.Tensor], prefix: str, have: int, want: int) -> dict[str, torch.Tensor]:
+    """``state`` with the gain tables of the engine under ``prefix`` changed from ``have`` to ``want``
+    rate points below rate point 0 (extrapolated, :func:`add_low_rates`, or dropped)."""
+    aligned = dict(state)
+    for name in (prefix + "log_gain", prefix + "log_inv_gain"):
+        if name in state and have != want:
+            table = state[name]
+            aligned[name] = add_low_rates(table, want - have) if want > have else table[have - want:]
+    return aligned
+
+
 class VAEEngine(nn.Module):
-    """Em, Dm, Eh, Dh, factorized prior for ẑ, PA for ŷ, and the per-rate gains."""
+    """Em, Dm, Eh, Dh, factorized prior for ẑ, PA for ŷ, and the per-rate gains.
+
+    Rate points run from ``-low_rates`` to ``num_rates - 1``: the gain tables hold ``low_rates`` rows
+    below rate point 0 (neuro-Motion's, for the encoder's per-frame motion rate decision,
+    :mod:`nvc_core.motion_rate`; 0 for the other coders)."""
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, n: int, m: int, blocks: int,
-                 num_rates: int, temporal_k: int = 0, hyper_k: int = 2):
+                 num_rates: int, temporal_k: int = 0, hyper_k: int = 2, low_rates: int = 0):
         super().__init__()
         self.em, self.dm = encoder, decoder
         self.eh = HyperEncoder(n, m, blocks)
         self.dh = HyperDecoder(n, m, blocks, hyper_k)
         self.z_prior = FactorizedPrior(n)
         self.pa = PriorAggregation(m, hyper_k=hyper_k, temporal_k=temporal_k)
-        self.latent_channels = m
+        self.latent_channels, self.low_rates = m, low_rates
         # log-gains spaced half an octave apart, highest rate = gain 1 (learned afterwards)
-        steps = torch.arange(num_rates, dtype=torch.float32) - (num_rates - 1)
+        steps = torch.arange(low_rates + num_rates, dtype=torch.float32) - (low_rates + num_rates - 1)
         self.log_gain = nn.Parameter((0.5 * steps * np.log(2.0)).view(-1, 1).repeat(1, m))
         self.log_inv_gain = nn.Parameter(-self.log_gain.detach().clone())
 
     def _gain(self, table: torch.Tensor, q: int | torch.Tensor) -> torch.Tensor:
-        return torch.exp(table[q]).view(-1, self.latent_channels, 1, 1)
+        return torch.exp(table[q + self.low_rates]).view(-1, self.latent_channels, 1, 1)
+
+    @torch.no_grad()
+    def extend_low_rates(self, count: int) -> None:
+        """Add ``count`` rate points below the lowest (:func:`add_low_rates`); rate point q stays q."""
+        for name in ("log_gain", "log_inv_gain"):
+            setattr(self, name, nn.Parameter(add_low_rates(getattr(self, name).detach(), count)))
+        self.low_rates += count
 
     def main_encode(self, x: torch.Tensor, q: int | torch.Tensor) -> torch.Tensor:
         """y = Em(x) scaled by the gains of rate point q (before quantization)."""
@@ -154,12 +184,14 @@ class VAEEngine(nn.Module):
         """Dm(ŷ / gains of rate point q): the decoded frame, residual or MCFs."""
         return self.dm(y_hat * self._gain(self.log_inv_gain, q))
 
-    def forward(self, x: torch.Tensor, q: int | torch.Tensor, temporal: torch.Tensor | None = None
-                ) -> EngineOutput:
-        """Training / estimation pass (universal quantization when ``self.training``)."""
+    def forward(self, x: torch.Tensor, q: int | torch.Tensor, temporal: torch.Tensor | None = None,
+                noisy: bool | None = None) -> EngineOutput:
+        """Training / estimation pass: universal quantization when ``noisy`` (default: ``self.training``),
+        else rounding, as coded."""
+        noisy = self.training if noisy is None else noisy
         y = self.main_encode(x, q)
-        z_hat = quantize(self.eh(y), self.training)
-        y_hat = quantize(y, self.training)
+        z_hat = quantize(self.eh(y), noisy)
+        y_hat = quantize(y, noisy)
         likelihoods = {"y": self.pa(y_hat, self.dh(z_hat), temporal), "z": self.z_prior(z_hat)}
         return EngineOutput(self.main_decode(y_hat, q), y_hat, likelihoods)
 

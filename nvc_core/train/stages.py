@@ -32,7 +32,9 @@ features, Dh, the factorized prior of ẑ, the PA (context, STHAM) and the TUM's
 frames coded recursively with everything else frozen. Em and Eh are frozen and the engine stays in eval
 mode (plain rounding), so ŷ, ẑ and every reconstruction are exactly those of the frozen model and the
 likelihoods are those of the symbols the coder writes: only the motion bits can change, and the
-ConvLSTM sees states of up to 4 updates (a multiframe clip gives it 2).
+ConvLSTM sees states of up to 4 updates (a multiframe clip gives it 2). The motion features are coded
+at a rate point q − d drawn per sample (0 ≤ d ≤ q + neuro-Motion's low rate points), the rate points
+the encoder's per-frame motion rate decision uses (:mod:`nvc_core.motion_rate`).
 
 Warp floor (beyond the paper): where MS-MCN trains jointly with neuro-Res, the loss adds
 λ·255²·max(0, MSE(X̂p_t, X_t) − MSE(warp(X̂_{t-1}, f^0), X_t)) with the warp term held constant: it
@@ -74,6 +76,7 @@ class Stage:
     predict: str = "warp"         # warp (f^0 warping) | mcn (MS-MCN) | residual (whole P-frame)
     rate: tuple[str, ...] = ()    # likelihoods in R; empty: distortion only (pretraining)
     scales: int = 5               # scales of eq. (3) in the loss
+    motion_offsets: bool = False  # neuro-Motion at a random rate point q − d, 0 ≤ d ≤ q + its low rate points
 
 
 STAGES = {s.name: s for s in [
@@ -85,7 +88,7 @@ STAGES = {s.name: s for s in [
     Stage("residual-pretrain", ("residual",), 2, "intra", "residual", RESIDUAL_RATE),
     Stage("inter-joint", ("motion", "mcn", "residual"), 3, "intra", "residual", MOTION_RATE + RESIDUAL_RATE),
     Stage("multiframe", ("motion", "mcn", "residual"), 4, "recursive", "residual", MOTION_RATE + RESIDUAL_RATE),
-    Stage("temporal-prior", MOTION_ENTROPY_MODEL, 6, "recursive", "residual", MOTION_RATE),
+    Stage("temporal-prior", MOTION_ENTROPY_MODEL, 6, "recursive", "residual", MOTION_RATE, motion_offsets=True),
 ]}
 ORDER = list(STAGES)
 SUBMODULES = ("intra", "motion", "mcn", "residual")
@@ -123,11 +126,13 @@ def intra_step(model: NVC, x: torch.Tensor, q: torch.Tensor, lam: torch.Tensor) 
 
 
 def pframe(model: NVC, stage: Stage, ref: torch.Tensor, cur: torch.Tensor, q: torch.Tensor,
-           lam: torch.Tensor, state, temporal: torch.Tensor, hint: torch.Tensor | None, s: StageSettings):
-    """One P-frame of a stage: (StepTerms, reconstruction or prediction, new TUM state)."""
+           lam: torch.Tensor, state, temporal: torch.Tensor, hint: torch.Tensor | None, s: StageSettings,
+           motion_q: torch.Tensor | None = None):
+    """One P-frame of a stage: (StepTerms, reconstruction or prediction, new TUM state); ``motion_q``:
+    neuro-Motion's rate points when they differ from q."""
     supervision = 0.0
     if stage.predict == "residual":
-        out = model.forward_inter(ref, cur, q, state, temporal, hint)
+        out = model.forward_inter(ref, cur, q, state, temporal, hint, motion_q)
         recon, likelihoods, state = out.x_hat, out.likelihoods, out.state
         distortion = mse(recon, cur)
         if "mcn" in stage.trains:
@@ -169,10 +174,14 @@ def inter_step(model: NVC, stage: Stage, clip: torch.Tensor, q: torch.Tensor, la
     frames = clip.unbind(1)
     ref = reference(model, stage, frames[0], q)
     state, total = None, None
+    motion_q = None
+    if stage.motion_offsets:     # d uniform in 0..q + low rate points, per sample
+        span = (q + model.motion.low_rates + 1).float()
+        motion_q = q - (torch.rand(q.shape, device=q.device) * span).long()
     for t in range(1, len(frames)):
         temporal = (torch.rand(clip.shape[0], device=clip.device) >= s.temporal_drop).float()
         hint = hints[:, t - 1] if hints is not None else None
-        terms, recon, state = pframe(model, stage, ref, frames[t], q, lam, state, temporal, hint, s)
+        terms, recon, state = pframe(model, stage, ref, frames[t], q, lam, state, temporal, hint, s, motion_q)
         total = terms if total is None else StepTerms(total.loss + terms.loss, total.bpp + terms.bpp,
                                                       total.mse + terms.mse)
         ref = reference(model, stage, frames[t], q, recon)

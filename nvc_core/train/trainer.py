@@ -43,7 +43,7 @@ from tqdm import tqdm
 
 from nvc_core.errors import NVCError, WeightsError
 from nvc_core.models.nvc import NVC
-from nvc_core.models.vae import grow_rate_tables
+from nvc_core.models.vae import align_low_rates, grow_rate_tables
 from nvc_core.train.config import DataSettings, StageSettings, TrainConfig, validate
 from nvc_core.train.data import Mixture, PhotoSet, clip_source, to_batch
 from nvc_core.train.loader import Batches, StageBatches
@@ -226,9 +226,11 @@ def initialise(model: NVC, spec: str | Path) -> None:
                            f"(coders: {', '.join(names)})")
     if not Path(path).is_file():
         raise NVCError(f"--init {path}: no such file")
-    _, state, _ = read_weights(Path(path))       # checked as any weights file; its architecture may differ
+    config, state, _ = read_weights(Path(path))  # checked as any weights file; its architecture may differ
     own = {k for k in model.state_dict() if coders is None or k.split(".")[0] in coders}
-    state = grow_rate_tables(model, {k: v for k, v in state.items() if k in own})   # new top rate points
+    state = {k: v for k, v in state.items() if k in own}
+    state = align_low_rates(state, "motion.", config.motion_low_rates, model.config.motion_low_rates)
+    state = grow_rate_tables(model, state)                                           # new top rate points
     fitting, grown = widen_state(model, state)
     model.load_state_dict(fitting, strict=False)
     if grown:
