@@ -56,7 +56,7 @@ class MaskedConv3d(nn.Conv3d):
     def __init__(self, out_features: int, kernel: int = 5, mode: str = "checkerboard"):
         super().__init__(1, out_features, kernel, padding=kernel // 2)
         r = kernel // 2
-        d = torch.arange(kernel) - r
+        d = torch.arange(kernel, device="cpu") - r     # on the CPU also where the model is built on the meta device
         dc, dh, dw = torch.meshgrid(d, d, d, indexing="ij")
         if mode == "checkerboard":
             mask = (dh + dw).abs() % 2 == 1

@@ -162,7 +162,7 @@ class VAEEngine(nn.Module):
         self.pa = PriorAggregation(m, hyper_k=hyper_k, temporal_k=temporal_k)
         self.latent_channels, self.low_rates = m, low_rates
         # log-gains spaced half an octave apart, highest rate = gain 1 (learned afterwards)
-        steps = torch.arange(low_rates + num_rates, dtype=torch.float32) - (low_rates + num_rates - 1)
+        steps = torch.arange(low_rates + num_rates, dtype=torch.float32, device="cpu") - (low_rates + num_rates - 1)
         self.log_gain = nn.Parameter((0.5 * steps * np.log(2.0)).view(-1, 1).repeat(1, m))
         self.log_inv_gain = nn.Parameter(-self.log_gain.detach().clone())
 
