@@ -41,7 +41,7 @@ from nvc_core.models.neuro_motion import State
 from nvc_core.models.nvc import INTER_LAMBDA_RATIO, NVC, PAD_MULTIPLE
 from nvc_core.models.vae import CodedLatents, Symbols, VAEEngine
 from nvc_core.motion_rate import MotionRateSearch, check_offset
-from nvc_core.refine import EFFORT_STEPS, check_effort, refine_latents
+from nvc_core.refine import check_effort, refine_latents
 
 __all__ = ["FrameStep", "CodedFrame", "FrameType", "EntropyBackend", "RangeEncode", "RangeDecode", "EstimateOnly",
            "check_settings", "padded_size", "pad_frame", "frame_tensor", "to_tensor", "to_uint8"]
@@ -137,7 +137,7 @@ class FrameStep:
         check_frame_fits(width, height, *padded_size(height, width), inter=gop > 1)  # before anything that size
         self.model, self.width, self.height, self.quality, self.gop = model, width, height, quality, gop
         self.threads = threads
-        self.refine_steps = EFFORT_STEPS[check_effort(effort)]   # encoder-side latent refinement (refine.py)
+        self.effort = check_effort(effort)   # encoder-side latent refinement (refine.py), 0 = off
         # the encoder's motion rate decision (motion_rate.py); without it, motion is coded at the quality
         self.motion_search = MotionRateSearch(model, quality) if motion_search else None
         self.device = next(model.parameters()).device
@@ -228,8 +228,8 @@ class FrameStep:
         q = self.quality if quality is None else quality
         symbols = None
         if x is not None:
-            refined = (refine_latents(engine, x, q, lam, temporal, self.refine_steps)
-                       if lam is not None and self.refine_steps else None)
+            refined = (refine_latents(engine, x, q, lam, temporal, self.effort)
+                       if lam is not None and self.effort else None)
             symbols = engine.select_symbols(x, q, refined)
         return engine.code(backend, symbols, q, temporal, self.latent_hw)
 
