@@ -38,6 +38,7 @@ def frame_statistics(encoding: Encoding) -> list[dict]:
     for i, record in enumerate(encoding.records):
         gain = encoding.gains[i] if i < len(encoding.gains) else None
         row = {"frame": i, "type": record.frame_type, "coded_temporal_prior": record.temporal_prior,
+               "motion_rate_point": encoding.quality - record.motion_offset if record.frame_type == "P" else None,
                "bits": record.bits, "psnr_rgb": record.psnr_rgb, "psnr_y": record.psnr_y,
                "ms_ssim": record.ms_ssim, "estimate_bits": record.bits_estimated,
                "estimate_motion_y_tp_on": encoding.motion_estimate(i, True),

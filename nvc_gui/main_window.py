@@ -542,6 +542,8 @@ class MainWindow(QMainWindow):
                  Status.CANCELLED: f"frame {index}  (CANCELLED: {coded} of {total} frames coded)",
                  Status.FAILED: f"frame {index}  (FAILED after {coded} of {total} frames)"}[encoding.status]
         text = f"{state}  {record.frame_type}  {encoding.frame_bits(index)} bits"
+        if record.frame_type == "P":
+            text += f"  motion q{encoding.quality - record.motion_offset}"
         if record.psnr_rgb is not None:
             text += f"  PSNR {record.psnr_rgb:.2f} dB"
         on, off = encoding.motion_estimate(index, True), encoding.motion_estimate(index, False)
