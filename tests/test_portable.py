@@ -108,6 +108,18 @@ def test_integer_hyper_decoder_follows_the_float_one_and_ignores_threads():
     assert (one.double() / (1 << integer.FRAC) - reference.double()).abs().max() < 1e-2
 
 
+def test_the_integer_nlam_calls_the_float_mask_branchs_hooks_in_pairs():
+    """Pre-hooks before the integer mask, hooks after it with the float logits: a hook pair (a
+    benchmark's timer, the analyzer's mask recorder) sees one call, as for the float module."""
+    dh = _seeded(lambda: HyperDecoder(8, 8, 1, 2))
+    branch = dh.net[0].mask_branch                       # the NLAM that opens Dh
+    calls = []
+    branch.register_forward_pre_hook(lambda *_: calls.append("pre"))
+    branch.register_forward_hook(lambda _m, _i, logits: calls.append(("post", tuple(logits.shape))))
+    integer.integer_network(dh)(integer.to_fixed(torch.randint(-4, 5, (1, 8, 3, 4)).float()))
+    assert calls == ["pre", ("post", (1, 8, 3, 4))]
+
+
 def test_integer_pa_matches_the_float_snapped_parameters_almost_everywhere():
     pa = _seeded(lambda: PriorAggregation(8, temporal_k=2))
     y = torch.randint(-6, 7, (1, 8, 6, 7)).float()

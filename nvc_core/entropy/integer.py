@@ -328,15 +328,18 @@ class _NonLocal:
 
 
 class _Attention:
-    """NLAM / LAM: x + trunk(x) · σ(mask(x)). The mask logits are also handed to the forward hooks of
-    the float module's mask branch (as floats), so that :func:`nvc_core.layers.nlam.record_masks` shows
-    the mask the integer path used."""
+    """NLAM / LAM: x + trunk(x) · σ(mask(x)). The float module's mask branch sees the call as if it had
+    run: its forward pre-hooks before the integer mask, its forward hooks after, with the logits (as
+    floats), so that :func:`nvc_core.layers.nlam.record_masks` shows the mask the integer path used
+    (and hooks that pair up, such as a timer's, stay paired)."""
 
     def __init__(self, module: NLAM | LAM):
         self.trunk, self.mask = integer_network(module.trunk), integer_network(module.mask_branch)
         self.mask_branch = module.mask_branch
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        for pre_hook in list(self.mask_branch._forward_pre_hooks.values()):
+            pre_hook(self.mask_branch, ())
         logits = self.mask(x)
         for hook in list(self.mask_branch._forward_hooks.values()):
             hook(self.mask_branch, (), logits.double() / (1 << FRAC))
