@@ -34,7 +34,6 @@ average before and after the run next to ``os.cpu_count()``.
 from __future__ import annotations
 
 import argparse
-import functools
 import io
 import json
 import os
@@ -43,7 +42,6 @@ import resource
 import subprocess
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Callable
 
@@ -58,6 +56,7 @@ from nvc_core.entropy import prior_aggregation
 from nvc_core.entropy.range_coder import RangeDecoderSession, RangeEncoderSession
 from nvc_core.entropy.factorized import FactorizedPrior
 from nvc_core.weights import load_model
+from timing import PartTimer, time_calls
 
 SIZES = ("176x144", "640x272", "1280x720")
 MODULES = ("intra", "motion", "mcn", "residual")
@@ -79,67 +78,22 @@ def synthetic_frames(width: int, height: int, count: int) -> list[np.ndarray]:
     return frames
 
 
-class CategoryTimer:
-    """Exclusive wall time per category: time goes to the innermost active category."""
-
-    def __init__(self, sync: Callable[[], None]):
-        self.sync = sync
-        self.stack: list[str] = []
-        self.totals: dict[str, float] = defaultdict(float)
-        self.last = time.perf_counter()
-
-    def _charge(self) -> None:
-        self.sync()
-        now = time.perf_counter()
-        if self.stack:
-            self.totals[self.stack[-1]] += now - self.last
-        self.last = now
-
-    def enter(self, category: str) -> None:
-        if not self.stack or self.stack[-1] != category:
-            self._charge()
-        self.stack.append(category)
-
-    def leave(self) -> None:
-        if len(self.stack) < 2 or self.stack[-2] != self.stack[-1]:
-            self._charge()
-        self.stack.pop()
-
-    def take(self) -> dict[str, float]:
-        """Totals since the last call, then reset."""
-        totals, self.totals = dict(self.totals), defaultdict(float)
-        return totals
-
-
-def instrument(model: torch.nn.Module, timer: CategoryTimer) -> None:
+def instrument(model: torch.nn.Module, timer: PartTimer) -> None:
     """Hook the four coders' submodules and wrap the entropy-coding and metric functions."""
     for name in MODULES:
         for module in getattr(model, name).modules():
             module.register_forward_pre_hook(lambda *_, n=name: timer.enter(n))
             module.register_forward_hook(lambda *_: timer.leave())
 
-    def wrap(owner: object, attr: str, category: str) -> None:
-        original = getattr(owner, attr)
-
-        @functools.wraps(original)
-        def timed(*args, **kwargs):
-            timer.enter(category)
-            try:
-                return original(*args, **kwargs)
-            finally:
-                timer.leave()
-
-        setattr(owner, attr, timed)
-
     for owner, attrs in ENTROPY_CODING:
         for attr in attrs:
-            wrap(owner, attr, "entropy coding")
+            time_calls(owner, attr, timer, "entropy coding")
     for attr in METRICS[1]:
-        wrap(METRICS[0], attr, "metrics")
+        time_calls(METRICS[0], attr, timer, "metrics")
 
 
 def _code(model, frames: list[np.ndarray], quality: int, analysis: Analysis, sync: Callable[[], None],
-          timer: CategoryTimer | None) -> dict[str, list]:
+          timer: PartTimer | None) -> dict[str, list]:
     """Encode then decode `frames` as one GOP; per frame: type, seconds, and categories if timed."""
     h, w = frames[0].shape[:2]
     encoder = VideoEncoder(model, w, h, quality, gop=len(frames), analysis=analysis)
@@ -150,7 +104,7 @@ def _code(model, frames: list[np.ndarray], quality: int, analysis: Analysis, syn
         start = time.perf_counter()
         chunk, record = encoder.encode_frame(rgb)
         sync()
-        log["encode"].append((record.frame_type, time.perf_counter() - start, timer.take() if timer else None))
+        log["encode"].append((record.frame_type, time.perf_counter() - start, timer.take()["wall"] if timer else None))
         chunks.append(chunk)
     decoder = VideoDecoder(model, StreamHeader(w, h, len(frames), len(frames), quality, model.weights_id), analysis)
     for i, chunk in enumerate(chunks):
@@ -159,7 +113,7 @@ def _code(model, frames: list[np.ndarray], quality: int, analysis: Analysis, syn
         start = time.perf_counter()
         _, record = decoder.decode_frame(parsed)
         sync()
-        log["decode"].append((record.frame_type, time.perf_counter() - start, timer.take() if timer else None))
+        log["decode"].append((record.frame_type, time.perf_counter() - start, timer.take()["wall"] if timer else None))
     return log
 
 
@@ -193,7 +147,7 @@ def worker(size: str, device: str, frames: int, quality: int, weights: str | Non
     clip = synthetic_frames(w, h, frames)
     _code(model, clip[:2], quality, request, sync, None)  # warm-up
     plain = _code(model, clip, quality, request, sync, None)
-    timer = CategoryTimer(sync)
+    timer = PartTimer(sync)
     instrument(model, timer)
     timed = _code(model, clip, quality, request, sync, timer)
     record = {"size": size, "device": device, "frames": frames, "quality": quality, "analysis": analysis,

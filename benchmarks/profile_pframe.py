@@ -24,7 +24,6 @@ and the decoded video) per process phase. The JSON holds the mean per P-frame an
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import sys
@@ -45,70 +44,27 @@ from nvc_core.entropy.prior_aggregation import IntegerPriorAggregation  # noqa: 
 from nvc_core.entropy.range_coder import RangeDecoderSession, RangeEncoderSession  # noqa: E402
 from nvc_core.env import CODING_THREADS  # noqa: E402
 from nvc_core.weights import load_model  # noqa: E402
+from timing import PartTimer, time_calls  # noqa: E402
 
 NETWORKS = (("motion.em", "neuro-Motion Em"), ("motion.eh", "neuro-Motion Eh"),
             ("motion.dm", "pyramid flow decoder"), ("mcn", "MS-MCN"), ("residual.em", "neuro-Res Em"),
             ("residual.eh", "neuro-Res Eh"), ("residual.dm", "neuro-Res Dm"), ("intra", "neuro-Intra"))
 
 
-class Clock:
-    """Exclusive wall and thread-CPU seconds per part: time goes to the innermost active part."""
-
-    def __init__(self):
-        self.stack: list[str] = []
-        self.wall: dict[str, float] = defaultdict(float)
-        self.cpu: dict[str, float] = defaultdict(float)
-        self.last = (time.perf_counter(), time.thread_time())
-
-    def _charge(self) -> None:
-        now = (time.perf_counter(), time.thread_time())
-        if self.stack:
-            self.wall[self.stack[-1]] += now[0] - self.last[0]
-            self.cpu[self.stack[-1]] += now[1] - self.last[1]
-        self.last = now
-
-    def enter(self, part: str) -> None:
-        self._charge()
-        self.stack.append(part)
-
-    def leave(self) -> None:
-        self._charge()
-        self.stack.pop()
-
-    def take(self) -> dict[str, dict[str, float]]:
-        out = {"wall": dict(self.wall), "cpu": dict(self.cpu)}
-        self.wall, self.cpu = defaultdict(float), defaultdict(float)
-        return out
-
-
-def _wrap(owner: object, attr: str, clock: Clock, part: str) -> None:
-    original = getattr(owner, attr)
-
-    @functools.wraps(original)
-    def timed(*args, **kwargs):
-        clock.enter(part)
-        try:
-            return original(*args, **kwargs)
-        finally:
-            clock.leave()
-
-    setattr(owner, attr, timed)
-
-
-def instrument(model: torch.nn.Module, clock: Clock, frames: list[dict]) -> None:
+def instrument(model: torch.nn.Module, clock: PartTimer, frames: list[dict]) -> None:
     for path, part in NETWORKS:
         net = model.get_submodule(path)
         net.register_forward_pre_hook(lambda *_, p=part: clock.enter(p))
         net.register_forward_hook(lambda *_: clock.leave())
     for name in ("motion", "residual"):
-        _wrap(getattr(model, name), "hyper_features", clock, "integer hyper decoder Dh")
-    _wrap(model.motion, "coding_state", clock, "integer TUM (ConvLSTM)")
-    _wrap(IntegerPriorAggregation, "parameters_for", clock, "integer PA context + STHAM")
+        time_calls(getattr(model, name), "hyper_features", clock, "integer hyper decoder Dh")
+    time_calls(model.motion, "coding_state", clock, "integer TUM (ConvLSTM)")
+    time_calls(IntegerPriorAggregation, "parameters_for", clock, "integer PA context + STHAM")
     for owner, attrs in ((RangeEncoderSession, ("encode", "finish")), (RangeDecoderSession, ("decode",)),
                          (FactorizedPrior, ("table",))):
         for attr in attrs:
-            _wrap(owner, attr, clock, "range coding")
-    _wrap(frame_step, "padded_frame_flow", clock, "flow estimate")
+            time_calls(owner, attr, clock, "range coding")
+    time_calls(frame_step, "padded_frame_flow", clock, "flow estimate")
 
     def per_frame(owner, attr: str, direction: str) -> None:
         original = getattr(owner, attr)
@@ -156,7 +112,7 @@ def main() -> int:
     phases = {"imports": (load[0] - _START[0], load[1] - _START[1])}
     start = (time.perf_counter(), time.process_time())
     phases["model load"] = (start[0] - load[0], start[1] - load[1])
-    clock, frames = Clock(), []
+    clock, frames = PartTimer(), []
     instrument(model, clock, frames)
     with tempfile.TemporaryDirectory() as tmp:
         stream, decoded = Path(tmp) / "p.nvc", Path(tmp) / "d.y4m"
